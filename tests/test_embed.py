@@ -26,7 +26,7 @@ def test_mean_pooling_matches_sentence_transformers():
 
     ref = SentenceTransformer(str(embed.default_model_path()), device="cpu").encode(
         TEXTS, normalize_embeddings=True)
-    mine = embed_texts(TEXTS, max_length=256, cache=False)
+    mine = embed_texts(TEXTS, max_length=256, precision="fp32", cache=False)
     assert mine.shape == (5, 384) and mine.dtype == np.float32
     cos = (mine * ref).sum(1)
     assert cos.min() > 0.9999
@@ -43,8 +43,8 @@ def test_poolings_differ_and_are_normalised():
 
 
 def test_batching_by_length_does_not_change_vectors():
-    one = embed_texts(TEXTS, batch_size=1, cache=False)
-    many = embed_texts(TEXTS, batch_size=4, cache=False)
+    one = embed_texts(TEXTS, batch_size=1, precision="fp32", cache=False)
+    many = embed_texts(TEXTS, batch_size=4, precision="fp32", cache=False)
     assert np.allclose(one, many, atol=1e-5)
 
 
