@@ -1,0 +1,188 @@
+"""Deep Embedded Clustering (Xie, Girshick & Farhadi 2016): soft assignment, target, KL loss.
+
+Taught in lesson 01 (DEC theory); lesson 04 trains it on top of an autoencoder.
+
+- :func:`soft_assignment`  q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha+1)/2), normalised over j
+- :func:`target_distribution`  p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), f_j = sum_i q_ij
+- :func:`kl_loss`  KL(P || Q), P held fixed
+- :func:`kl_gradients`  the paper's closed-form gradients with respect to z_i and mu_j
+- :func:`fit_dec`  the DEC loop: P recomputed over the whole dataset every ``update_interval``
+  steps, label-free monitoring (label-change rate, mean max q, cluster-size entropy)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _as_tensor(x) -> torch.Tensor:
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+def soft_assignment(z, mu, alpha: float = 1.0) -> torch.Tensor:
+    """Student's t soft assignment of each row of ``z`` (n, d) to each centroid ``mu`` (k, d)."""
+    z, mu = _as_tensor(z), _as_tensor(mu)
+    if z.ndim != 2 or mu.ndim != 2 or z.shape[1] != mu.shape[1]:
+        raise ValueError(f"z must be (n, d) and mu (k, d) with the same d; got {tuple(z.shape)} and {tuple(mu.shape)}")
+    if alpha <= 0:
+        raise ValueError("alpha (degrees of freedom) must be positive")
+    dist2 = torch.cdist(z, mu).pow(2)
+    kernel = (1.0 + dist2 / alpha).pow(-(alpha + 1.0) / 2.0)
+    return kernel / kernel.sum(dim=1, keepdim=True)
+
+
+def target_distribution(q) -> torch.Tensor:
+    """DEC's sharpened target: square q, divide by the soft cluster size f_j, renormalise rows."""
+    q = _as_tensor(q)
+    weight = q.pow(2) / q.sum(dim=0, keepdim=True)
+    return weight / weight.sum(dim=1, keepdim=True)
+
+
+def kl_loss(p, q, reduction: str = "batchmean") -> torch.Tensor:
+    """KL(P || Q) = sum_ij p_ij log(p_ij / q_ij); ``batchmean`` divides by n, ``sum`` does not."""
+    p, q = _as_tensor(p), _as_tensor(q)
+    eps = torch.finfo(q.dtype).tiny
+    kl = (p * (torch.log(p.clamp_min(eps)) - torch.log(q.clamp_min(eps)))).sum()
+    if reduction == "sum":
+        return kl
+    if reduction == "batchmean":
+        return kl / p.shape[0]
+    raise ValueError("reduction must be 'batchmean' or 'sum'")
+
+
+def kl_gradients(z, mu, p, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form gradients of ``kl_loss(p, q, "sum")`` (P fixed) w.r.t. ``z`` and ``mu``.
+
+    dL/dz_i  =  (alpha+1)/alpha * sum_j (1 + ||z_i - mu_j||^2/alpha)^-1 (p_ij - q_ij)(z_i - mu_j)
+    dL/dmu_j = -(alpha+1)/alpha * sum_i (1 + ||z_i - mu_j||^2/alpha)^-1 (p_ij - q_ij)(z_i - mu_j)
+    """
+    z, mu, p = _as_tensor(z), _as_tensor(mu), _as_tensor(p)
+    q = soft_assignment(z, mu, alpha)
+    diff = z[:, None, :] - mu[None, :, :]  # (n, k, d)
+    inv = 1.0 / (1.0 + diff.pow(2).sum(-1) / alpha)  # (n, k)
+    w = ((alpha + 1.0) / alpha) * inv * (p - q)  # (n, k)
+    grad_z = (w[:, :, None] * diff).sum(1)
+    grad_mu = -(w[:, :, None] * diff).sum(0)
+    return grad_z, grad_mu
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+def label_change_rate(previous, current) -> float:
+    """Share of points whose hard assignment changed (DEC stops below a tolerance)."""
+    previous, current = np.asarray(previous), np.asarray(current)
+    return float(np.mean(previous != current))
+
+
+def mean_max_q(q) -> float:
+    """Average confidence of the soft assignment (1/k: uniform, 1: one-hot)."""
+    return float(_as_tensor(q).max(dim=1).values.mean())
+
+
+def cluster_size_entropy(labels, n_clusters: int) -> float:
+    """Entropy of the cluster sizes divided by log k: 1 for equal sizes, 0 for one cluster."""
+    counts = np.bincount(np.asarray(labels), minlength=n_clusters).astype(float)
+    share = counts[counts > 0] / counts.sum()
+    return float(-(share * np.log(share)).sum() / np.log(n_clusters)) if n_clusters > 1 else 0.0
+
+
+# --------------------------------------------------------------------------- training
+
+
+class ClusteringLayer(nn.Module):
+    """Learnable centroids; ``forward(z)`` returns the soft assignment q."""
+
+    def __init__(self, centers, alpha: float = 1.0):
+        super().__init__()
+        self.centers = nn.Parameter(_as_tensor(centers).clone().float())
+        self.alpha = alpha
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return soft_assignment(z, self.centers, self.alpha)
+
+
+@dataclass
+class DECResult:
+    labels: np.ndarray
+    centers: np.ndarray
+    history: list[dict] = field(default_factory=list)
+    center_path: list[np.ndarray] = field(default_factory=list)
+
+
+@torch.no_grad()
+def _embed_all(encoder: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([encoder(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def fit_dec(
+    x,
+    centers,
+    encoder: nn.Module | None = None,
+    steps: int = 200,
+    update_interval: int = 20,
+    batch_size: int = 256,
+    lr: float = 0.01,
+    tol: float = 0.001,
+    alpha: float = 1.0,
+    seed: int = 0,
+    device=None,
+) -> DECResult:
+    """Train centroids (and ``encoder``, if given) by minimising KL(P || Q) as in DEC.
+
+    Every ``update_interval`` steps the target P is recomputed over the *whole* dataset and
+    held fixed in between (the paper), and training stops once fewer than ``tol`` of the
+    points change cluster between two updates. Only label-free signals are recorded.
+    ``x`` are the inputs (the embeddings themselves when ``encoder`` is None).
+    """
+    from .cluster import check_n_clusters
+
+    torch.manual_seed(seed)
+    device = torch.device(device or "cpu")
+    x = _as_tensor(x).to(device)
+    encoder = (encoder or nn.Identity()).to(device)
+    check_n_clusters(len(centers), len(x))
+    head = ClusteringLayer(centers, alpha).to(device)
+    params = list(head.parameters()) + list(encoder.parameters())
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    generator = torch.Generator().manual_seed(seed)
+    history, path = [], [head.centers.detach().cpu().numpy().copy()]
+    previous = None
+    p_all = None
+    order = torch.randperm(len(x), generator=generator)
+    cursor = 0
+    for step in range(steps + 1):
+        if step % update_interval == 0:
+            encoder.eval()
+            with torch.no_grad():
+                q_all = head(_embed_all(encoder, x, 1024))
+            p_all = target_distribution(q_all)
+            labels = q_all.argmax(1).cpu().numpy()
+            change = 1.0 if previous is None else label_change_rate(previous, labels)
+            history.append({
+                "step": step, "loss": float(kl_loss(p_all, q_all)), "label_change": change,
+                "mean_max_q": mean_max_q(q_all),
+                "size_entropy": cluster_size_entropy(labels, len(centers)),
+            })
+            path.append(head.centers.detach().cpu().numpy().copy())
+            if previous is not None and change < tol:
+                break
+            previous = labels
+            if step == steps:
+                break
+            encoder.train()
+        if cursor + batch_size > len(x):
+            order, cursor = torch.randperm(len(x), generator=generator), 0
+        idx = order[cursor : cursor + batch_size].to(device)
+        cursor += batch_size
+        loss = kl_loss(p_all[idx], head(encoder(x[idx])))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        q_all = head(_embed_all(encoder.eval(), x, 1024))
+    return DECResult(q_all.argmax(1).cpu().numpy(), head.centers.detach().cpu().numpy(), history, path)
