@@ -153,3 +153,13 @@ def test_tfidf_and_lsa():
     assert z.shape == (15, 3) and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-5)
     zh = embed.tfidf(["中国足球", "中国股市", "股市大涨"], analyzer="char", min_df=1)
     assert zh.shape[1] == 8  # 中 国 足 球 股 市 大 涨
+
+
+def test_throughput_helper_reports_agreement_and_cache():
+    from stc_utils.bench import embedding_throughput
+
+    texts = [f"{t} ({i})" for i in range(8) for t in TEXTS]
+    r = embedding_throughput(texts, repeats=1, precision="fp32")
+    assert r["texts"] == 40 and r["precision"] == "fp32"
+    assert r["min_cosine"] > 0.999 and r["cache_identical"]
+    assert r["encode_texts_per_s"] > 0 and r["ours_texts_per_s"] > 0
