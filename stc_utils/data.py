@@ -322,8 +322,9 @@ def read_lines(path: str | Path, encoding: str = "utf-8-sig") -> list[str]:
     separators inside a text). A final empty line (the trailing newline) is dropped.
     """
     raw = Path(path).read_bytes()
+    requested = encoding
     if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
-        encoding = "utf-8-sig"
+        encoding = "utf-8-sig"  # same decoding, and a leading BOM is dropped
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
@@ -331,7 +332,7 @@ def read_lines(path: str | Path, encoding: str = "utf-8-sig") -> list[str]:
         if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
             hint = " The file starts with a UTF-16 byte-order mark: try encoding='utf-16'."
         raise DataFormatError(
-            f"{path} is not valid {encoding}: {err.reason} at byte {err.start}.{hint}"
+            f"{path} is not valid {requested}: {err.reason} at byte {err.start}.{hint}"
         ) from err
     lines = [line.rstrip("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
