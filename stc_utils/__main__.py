@@ -1,7 +1,11 @@
-"""Command line: ``python -m stc_utils run --dataset stackoverflow``.
+"""Command line.
 
-Loads a benchmark (verified), embeds it with the BERT model (cached), runs K-means over
-several seeds and prints ACC / NMI / ARI as mean ± std with the timings of each step.
+``python -m stc_utils run --dataset stackoverflow``: load a benchmark (verified), embed it
+with the BERT model (cached), run K-means over several seeds and print ACC / NMI / ARI as
+mean ± std with the timings of each step.
+
+``python -m stc_utils check``: an environment check, one ``[OK]`` / ``[FAIL]`` line per
+dependency, model and dataset file.
 """
 
 from __future__ import annotations
@@ -48,6 +52,64 @@ def run(args) -> int:
     return 0
 
 
+def check() -> int:
+    """Print ``[OK]``/``[FAIL]``/``[--]`` per requirement; exit 1 if anything required fails."""
+    import importlib
+    import os
+
+    failed = 0
+
+    def line(ok, what, detail=""):
+        nonlocal failed
+        tag = {True: "[OK]  ", False: "[FAIL]", None: "[--]  "}[ok]
+        failed += ok is False
+        print(f"{tag} {what}" + (f": {detail}" if detail else ""))
+
+    for module in ["torch", "transformers", "sentence_transformers", "sklearn", "scipy", "gensim",
+                   "pooch", "tqdm", "nltk", "pandas", "matplotlib"]:
+        try:
+            mod = importlib.import_module(module)
+            line(True, module, getattr(mod, "__version__", ""))
+        except ImportError as err:
+            line(False, module, str(err))
+    import torch
+
+    line(torch.__version__.startswith("2.13.0") or None, "torch pinned to 2.13.0", torch.__version__)
+    line(True if torch.cuda.is_available() else None, "CUDA",
+         torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available: lessons run on the CPU")
+    from .embed import ModelNotAvailableError, default_model_path, default_precision
+
+    try:
+        line(True, "bundled all-MiniLM-L6-v2 (sha256 verified)", str(default_model_path()))
+    except ModelNotAvailableError as err:
+        line(False, "bundled all-MiniLM-L6-v2", str(err))
+    line(True, "CPU embedding precision", default_precision("cpu"))
+    from .config import env_flag
+    from .data import DATASETS, WORD2VEC, ChecksumError, DataError, fetch_file
+
+    offline = env_flag("STC_OFFLINE")
+    for folder, remote in [(i.name, f) for i in DATASETS.values() for f in i.files()] + \
+            [("word2vec", f) for f in WORD2VEC.values()]:
+        try:
+            line(True, f"{folder}/{remote.filename}", str(fetch_file(folder, remote, download=False)))
+        except ChecksumError as err:
+            line(False, f"{folder}/{remote.filename}", str(err))
+        except DataError as err:
+            if offline:
+                line(False, f"{folder}/{remote.filename}", str(err).split(". ")[0])
+            else:
+                line(None, f"{folder}/{remote.filename}", f"not on disk yet; downloaded from {remote.url} on first use")
+    try:
+        import nltk
+
+        nltk.data.find("corpora/wordnet.zip")
+        line(True, "NLTK WordNet", os.environ.get("NLTK_DATA", "NLTK default path"))
+    except LookupError:
+        line(None, "NLTK WordNet", "not found: set NLTK_DATA (needed by later lessons only)")
+    print("environment ready" if not failed else f"{failed} check(s) failed")
+    return 1 if failed else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stc_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,7 +125,10 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     p.add_argument("--no-cache", action="store_true", help="recompute the embeddings")
+    sub.add_parser("check", help="check dependencies, the bundled model and the dataset files")
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check()
     if args.command == "run":
         from .data import DataError
         from .embed import ModelNotAvailableError

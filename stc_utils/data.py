@@ -288,7 +288,7 @@ def fetch_file(folder: str, remote: RemoteFile, download: bool | None = None) ->
     if not download:
         raise DataNotFoundError(
             f"{folder}/{remote.filename} was not found in {', '.join(map(str, data_dirs()))} "
-            f"and downloads are off (STC_OFFLINE=1). Set ${DATA_ENV} to a folder holding "
+            f"and downloads are off (STC_OFFLINE=1 or download=False). Set ${DATA_ENV} to a folder holding "
             f"{folder}/{remote.filename}, or download it from {remote.url} into {target_dir}/."
         )
     import pooch

@@ -44,3 +44,23 @@ def test_cli_small_real_run(capsys):
     assert main(["run", "--dataset", "stackoverflow", "--n", "200", "--seeds", "2", "--n-init", "2"]) == 0
     out = capsys.readouterr().out
     assert "stackoverflow" in out and "±" in out and "embed s" in out
+
+
+@needs_data
+def test_cli_check_reports_model_and_every_file(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "[OK]   bundled all-MiniLM-L6-v2 (sha256 verified)" in out
+    assert out.count("[OK]   ") >= 11 + 11  # modules + the 11 registered files
+    assert "environment ready" in out
+
+
+def test_cli_check_fails_clearly_without_data(tmp_path, monkeypatch, capsys):
+    from stc_utils import data
+
+    monkeypatch.setenv("STC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STC_OFFLINE", "1")
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tmp_path / "none")
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] stackoverflow/title_StackOverflow.txt" in out and "check(s) failed" in out
