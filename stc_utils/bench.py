@@ -1,7 +1,8 @@
 """Measurements behind the performance claims: embedding throughput against
-``SentenceTransformer.encode`` and the on-disk cache.
+``SentenceTransformer.encode`` and the on-disk cache (lesson 02), CDP against K-means (lesson 03).
 
-Used by ``benchmarks/embed_throughput.py`` and measured live in lesson 02.
+Used by ``benchmarks/embed_throughput.py`` and ``benchmarks/cdp_speed.py`` and measured live
+in the lessons.
 """
 
 from __future__ import annotations
@@ -70,3 +71,60 @@ def embedding_throughput(texts: Sequence[str], repeats: int = 2, batch_size: int
         "cache_cold_s": cold, "cache_warm_s": warm, "cache_speedup": cold / warm,
         "cache_identical": bool(np.array_equal(warm_vec, ours)),
     }
+
+
+def _rss_peak_kib() -> int | None:
+    """The process's peak resident memory (VmHWM, Linux), or None elsewhere."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def measure_peak(fn, *args, **kwargs):
+    """Run ``fn`` and return ``(result, seconds, extra peak MiB)``: the rise of the process's
+    peak RSS over its current RSS during the call (Linux: the peak is reset through
+    ``/proc/self/clear_refs``; elsewhere the extra memory is ``nan``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _rss_peak_kib()
+    except OSError:
+        before = None
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    after = _rss_peak_kib()
+    extra = (after - before) / 1024 if before is not None and after is not None else float("nan")
+    return result, seconds, extra
+
+
+def cdp_speed(x, n_clusters: int, sizes=(2000, 5000, 10000, 20000), seed: int = 0) -> dict:
+    """Lesson 03's speed claims, measured in one process on the same data.
+
+    ``cdp_kmeans`` (exact density + CDP centres + Lloyd) against scikit-learn
+    ``KMeans(n_clusters, n_init=10)`` on all of ``x``, each with its extra peak memory; then
+    the density step alone on the first ``sizes`` rows of a seeded permutation (how it grows with n).
+    """
+    import torch
+    from sklearn.cluster import KMeans
+
+    from .cdp import cdp_kmeans, density
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    density(x[:500])  # warm-up (thread pools, first allocations)
+    _, t_km, mem_km = measure_peak(KMeans(n_clusters, n_init=10, random_state=seed).fit, x)
+    _, t_cdp, mem_cdp = measure_peak(cdp_kmeans, x, n_clusters, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(x))
+    scaling = []
+    for n in sizes:
+        if n <= len(x):
+            _, t, mem = measure_peak(density, x[order[:n]])
+            scaling.append({"n": n, "density_s": t, "extra_peak_mib": mem})
+    return {"n": len(x), "dim": x.shape[1], "k": n_clusters, "kmeans_n_init10_s": t_km,
+            "kmeans_extra_peak_mib": mem_km, "cdp_kmeans_s": t_cdp, "cdp_extra_peak_mib": mem_cdp,
+            "ratio_cdp_over_kmeans": t_cdp / t_km, "torch_threads": torch.get_num_threads(),
+            "scaling": scaling}

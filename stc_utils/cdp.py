@@ -54,6 +54,7 @@ def _blocks(x: torch.Tensor, ref: torch.Tensor | None, block: int):
     against the rows j >= the block's first row: the upper triangle, each pair once)."""
     sq_x = (x * x).sum(1)
     sq_r = sq_x if ref is None else (ref * ref).sum(1)
+    block = int(np.clip(2**25 // len(sq_r), 64, block))  # a strip of at most ~2^25 distances (128 MB)
     for i0 in range(0, len(x), block):
         i1 = min(i0 + block, len(x))
         cols = ref if ref is not None else x[i0:]
@@ -63,7 +64,7 @@ def _blocks(x: torch.Tensor, ref: torch.Tensor | None, block: int):
         yield i0, i1, d2
 
 
-def density(x, block: int = 2048, n_reference: int | None = None, seed: int = 0) -> tuple[np.ndarray, float]:
+def density(x, block: int = 1024, n_reference: int | None = None, seed: int = 0) -> tuple[np.ndarray, float]:
     """Local densities ``rho`` (n,) and the cut-off distance ``d_c`` (the mean pairwise distance).
 
     Exact by default: two passes over blocks of the distance matrix (the sum of distances,
@@ -77,7 +78,7 @@ def density(x, block: int = 2048, n_reference: int | None = None, seed: int = 0)
     if n_reference is not None and n_reference < n:
         picked = np.sort(np.random.default_rng(seed).choice(n, n_reference, replace=False))
         ref = xt[picked]
-        total = sum(float(d2.sqrt_().sum(dtype=torch.float64)) for _, _, d2 in _blocks(xt, ref, block))
+        total = sum(float(d2.sqrt_().sum(1).double().sum()) for _, _, d2 in _blocks(xt, ref, block))
         d_c = total / (n * n_reference - n_reference)  # the m self-pairs are zeros
         rho = np.concatenate([(d2 < d_c * d_c).sum(1).numpy() for _, _, d2 in _blocks(xt, ref, block)])
         is_ref = np.isin(np.arange(n), picked)
@@ -87,7 +88,7 @@ def density(x, block: int = 2048, n_reference: int | None = None, seed: int = 0)
     for i0, i1, d2 in _blocks(xt, None, block):
         d = d2.sqrt_()
         d[:, : i1 - i0].fill_diagonal_(0.0)
-        total += 2.0 * float(d[:, i1 - i0 :].sum(dtype=torch.float64)) + float(d[:, : i1 - i0].sum(dtype=torch.float64))
+        total += 2.0 * float(d[:, i1 - i0 :].sum(1).double().sum()) + float(d[:, : i1 - i0].sum(1).double().sum())
     d_c = total / (n * (n - 1))
     rho = torch.zeros(n, dtype=torch.int64)
     for i0, i1, d2 in _blocks(xt, None, block):
@@ -140,7 +141,7 @@ def cdp_init(x, n_clusters: int, seed: int = 0, rho=None, return_indices: bool =
     return (x[idx], np.array(idx)) if return_indices else x[idx]
 
 
-def farthest_pair(x, block: int = 2048) -> tuple[int, int]:
+def farthest_pair(x, block: int = 1024) -> tuple[int, int]:
     """The two points at the largest Euclidean distance, in blocks."""
     xt = torch.from_numpy(check_points(x))
     best, pair = -1.0, (0, 1)
