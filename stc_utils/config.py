@@ -36,8 +36,17 @@ def is_fast_run() -> bool:
     return env_flag("STC_FAST")
 
 
-def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA) and make CPU kernels deterministic."""
+def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) and ask PyTorch for deterministic kernels.
+
+    With ``deterministic=True`` (the default) this calls
+    ``torch.use_deterministic_algorithms(True, warn_only=True)``: operations that have a
+    deterministic implementation use it, and the few CUDA operations without one still run
+    but emit a warning instead of raising. On CUDA it also sets ``CUBLAS_WORKSPACE_CONFIG``
+    (needed for deterministic cuBLAS) and turns off cuDNN's benchmark autotuning.
+    ``PYTHONHASHSEED`` is set for child processes only; the running interpreter's string
+    hashing was fixed when it started.
+    """
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -48,6 +57,10 @@ def seed_everything(seed: int = 0) -> int:
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     return seed
 
 

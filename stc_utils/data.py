@@ -542,6 +542,34 @@ def encode_labels(raw: Sequence) -> tuple[np.ndarray, list[str]]:
     return np.array([index[str(x)] for x in raw], dtype=np.int64), uniq
 
 
+def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(str(i) for i in numbers[:limit])
+    return shown + (f" ... ({len(numbers)} in all)" if len(numbers) > limit else "")
+
+
+def _guess_tab_format(path: Path, lines: Sequence[str]) -> str:
+    """``format="auto"`` for a plain file: ``"label-text"``, ``"text"``, or refuse a mixed file."""
+    with_tab = [i for i, line in enumerate(lines, 1) if "\t" in line]
+    if not lines or not with_tab:
+        return "text"
+    if len(with_tab) == len(lines):
+        return "label-text"
+    if 2 * len(with_tab) > len(lines):
+        missing = [i for i, line in enumerate(lines, 1) if "\t" not in line]
+        raise DataFormatError(
+            f"{path}: {len(with_tab)} of {len(lines)} lines have a TAB (label<TAB>text?) but "
+            f"{len(missing)} do not, at line(s) {_line_list(missing)}. Fix those lines, or pass "
+            "format='label-text' / 'text-label' (which stops at the first bad line) or "
+            "format='text' (every line is a text, labels included)."
+        )
+    warnings.warn(
+        f"{path}: format='auto' chose 'text' (one text a line, no labels): only "
+        f"{len(with_tab)} of {len(lines)} lines have a TAB, at line(s) {_line_list(with_tab)}. "
+        "Pass format='text' to silence this, or fix the file if it is meant to be labelled."
+    )
+    return "text"
+
+
 def load_text_file(
     path: str | Path,
     format: str = "auto",
@@ -562,7 +590,11 @@ def load_text_file(
     - ``"jsonl"``: JSON lines; ``text_col``/``label_col`` may be dotted paths such as
       ``event_list.0.class``;
     - ``"auto"``: from the extension (``.csv``, ``.jsonl``/``.json``), else ``label<TAB>text``
-      when every line has a tab, else one text a line.
+      when every line has a tab, else one text a line. A file in which *most* lines have a
+      tab but some do not is refused (:class:`DataFormatError` with the line numbers): it is
+      a labelled file with broken lines, and reading it as plain text would put the labels
+      inside the texts. When only a few lines have a tab, it is read as one text a line and
+      a warning names the chosen format and those lines.
 
     ``label_col=None`` loads without labels. ``on_empty``: ``"error"`` (default) or ``"drop"``.
     """
@@ -578,8 +610,7 @@ def load_text_file(
         elif suffix in {".jsonl", ".json", ".ndjson"}:
             fmt = "jsonl"
         else:
-            lines = read_lines(path, encoding)
-            fmt = "label-text" if lines and all("\t" in x for x in lines) else "text"
+            fmt = _guess_tab_format(path, read_lines(path, encoding))
     texts: list[str] = []
     raw_labels: list | None = [] if label_col is not None else None
 

@@ -13,6 +13,18 @@ def test_seed_everything_repeats_random_streams():
     assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
+def test_seed_everything_turns_on_deterministic_algorithms():
+    try:
+        config.seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        # warn_only: an op without a deterministic kernel warns instead of raising
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        config.seed_everything(0, deterministic=False)
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        config.seed_everything(0)
+
+
 def test_fast_flag_reads_environment(monkeypatch):
     monkeypatch.setenv("STC_FAST", "1")
     assert config.is_fast_run()

@@ -186,6 +186,23 @@ def test_unlabelled_file(tmp_path):
     assert ds.subsample(1, seed=0).texts[0] in ds.texts
 
 
+def test_auto_refuses_a_mostly_tabbed_file_with_the_bad_line_numbers(tmp_path):
+    p = tmp_path / "broken.txt"
+    p.write_text("1\tok\n2\tfine\nno tab here\n1\tgood\n2 also no tab\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"3 of 5 lines have a TAB.*line\(s\) 3, 5"):
+        load_text_file(p)
+    ds = load_text_file(p, format="text")  # an explicit choice is obeyed
+    assert ds.labels is None and ds.texts[0] == "1\tok"
+
+
+def test_auto_warns_when_a_few_lines_have_a_tab(tmp_path):
+    p = tmp_path / "mostly_plain.txt"
+    p.write_text("first text\nsecond\ttext\nthird text\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"chose 'text'.*1 of 3 lines have a TAB.*line\(s\) 2"):
+        ds = load_text_file(p)
+    assert ds.labels is None and len(ds) == 3
+
+
 def test_empty_texts_are_refused_or_dropped_with_a_count(tmp_path):
     p = tmp_path / "e.txt"
     p.write_text("1\tok\n2\t   \n1\tfine\n", encoding="utf-8")
