@@ -7,11 +7,15 @@ Taught in lesson 01 (DEC theory); lesson 04 trains it on top of an autoencoder.
 - :func:`kl_loss`  KL(P || Q), P held fixed
 - :func:`kl_gradients`  the paper's closed-form gradients with respect to z_i and mu_j
 - :func:`fit_dec`  the DEC loop: P recomputed over the whole dataset every ``update_interval``
-  steps, label-free monitoring (label-change rate, mean max q, cluster-size entropy)
+  steps, label-free monitoring (label-change rate, mean max q, cluster-size entropy), the
+  stop reason, and the variants of lesson 04: IDEC's reconstruction term (``decoder``,
+  ``gamma``), the per-mini-batch target (``target="batch"``) and the attention-style
+  assignment (``assignment="attention"``)
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,16 +97,36 @@ def cluster_size_entropy(labels, n_clusters: int) -> float:
 
 # --------------------------------------------------------------------------- training
 
+ASSIGNMENTS = ("student", "attention")
+TARGETS = ("full", "batch")
+
+
+def attention_assignment(z, mu) -> torch.Tensor:
+    """The attention-style assignment of reference code: softmax_j(z_i . mu_j / sqrt(d))."""
+    z, mu = _as_tensor(z), _as_tensor(mu)
+    if z.ndim != 2 or mu.ndim != 2 or z.shape[1] != mu.shape[1]:
+        raise ValueError(f"z must be (n, d) and mu (k, d) with the same d; got {tuple(z.shape)} and {tuple(mu.shape)}")
+    return torch.softmax(z @ mu.T / z.shape[1] ** 0.5, dim=1)
+
 
 class ClusteringLayer(nn.Module):
-    """Learnable centroids; ``forward(z)`` returns the soft assignment q."""
+    """Learnable centroids; ``forward(z)`` returns the soft assignment q.
 
-    def __init__(self, centers, alpha: float = 1.0):
+    ``assignment="student"`` (DEC's Student-t kernel) or ``"attention"`` (see
+    :func:`attention_assignment`).
+    """
+
+    def __init__(self, centers, alpha: float = 1.0, assignment: str = "student"):
         super().__init__()
+        if assignment not in ASSIGNMENTS:
+            raise ValueError(f"unknown assignment {assignment!r}; use one of {ASSIGNMENTS}")
         self.centers = nn.Parameter(_as_tensor(centers).clone().float())
         self.alpha = alpha
+        self.assignment = assignment
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.assignment == "attention":
+            return attention_assignment(z, self.centers)
         return soft_assignment(z, self.centers, self.alpha)
 
 
@@ -112,11 +136,40 @@ class DECResult:
     centers: np.ndarray
     history: list[dict] = field(default_factory=list)
     center_path: list[np.ndarray] = field(default_factory=list)
+    stop_reason: str = "max_steps"  # "tol": label change fell below tol; "max_steps": budget spent
+    steps: int = 0  # optimiser steps taken
 
 
 @torch.no_grad()
 def _embed_all(encoder: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([encoder(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _warn_small_clusters(labels, n_clusters: int, min_share: float, step: int, seen: set) -> None:
+    """Warn (once per cluster and fit) when a cluster is empty or below ``min_share`` of the data."""
+    counts = np.bincount(labels, minlength=n_clusters)
+    for j in np.flatnonzero(counts < min_share * len(labels)):
+        if j not in seen:
+            seen.add(int(j))
+            what = "is empty" if counts[j] == 0 else f"holds {counts[j]} points ({counts[j] / len(labels):.2%})"
+            warnings.warn(f"DEC step {step}: cluster {j} {what}, below {min_share:.0%} of the data", stacklevel=3)
+
+
+def _check_fit_args(x, centers, target, assignment, gamma, decoder, update_interval, steps):
+    if x.ndim != 2:
+        raise ValueError(f"x must be a 2-D array (n, d); got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values; clean the inputs first")
+    if centers.ndim != 2:
+        raise ValueError(f"centers must be a 2-D array (k, d); got shape {tuple(centers.shape)}")
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; use one of {TARGETS}")
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"unknown assignment {assignment!r}; use one of {ASSIGNMENTS}")
+    if gamma < 0 or (gamma > 0 and decoder is None):
+        raise ValueError("gamma (weight of the reconstruction term) must be >= 0, and > 0 needs a decoder")
+    if update_interval < 1 or steps < 0:
+        raise ValueError("update_interval must be >= 1 and steps >= 0")
 
 
 def fit_dec(
@@ -131,45 +184,79 @@ def fit_dec(
     alpha: float = 1.0,
     seed: int = 0,
     device=None,
+    decoder: nn.Module | None = None,
+    gamma: float = 0.0,
+    target: str = "full",
+    assignment: str = "student",
+    min_share: float = 0.01,
 ) -> DECResult:
     """Train centroids (and ``encoder``, if given) by minimising KL(P || Q) as in DEC.
 
     Every ``update_interval`` steps the target P is recomputed over the *whole* dataset and
     held fixed in between (the paper), and training stops once fewer than ``tol`` of the
-    points change cluster between two updates. Only label-free signals are recorded.
-    ``x`` are the inputs (the embeddings themselves when ``encoder`` is None).
+    points change cluster between two updates (``stop_reason="tol"``; otherwise
+    ``"max_steps"``). Only label-free signals are recorded. ``x`` are the inputs (the
+    embeddings themselves when ``encoder`` is None).
+
+    Variants, each off by default:
+
+    - ``decoder`` + ``gamma > 0``: IDEC (Guo et al. 2017), loss = KL + gamma * MSE(decoder(z), x).
+    - ``target="batch"``: P computed from each mini-batch's own q at every step (many
+      re-implementations); the full-data P is then used only for monitoring and stopping.
+    - ``assignment="attention"``: q = softmax(z mu^T / sqrt(d)), and the loss compares
+      softmax(P) with softmax(Q), as the reference code does (lesson 01, section 5).
+
+    A warning is issued when a cluster empties or falls below ``min_share`` of the data.
     """
     from .cluster import check_n_clusters
 
     torch.manual_seed(seed)
     device = torch.device(device or "cpu")
     x = _as_tensor(x).to(device)
+    centers = _as_tensor(centers)
+    _check_fit_args(x, centers, target, assignment, gamma, decoder, update_interval, steps)
     encoder = (encoder or nn.Identity()).to(device)
-    check_n_clusters(len(centers), len(x))
-    head = ClusteringLayer(centers, alpha).to(device)
+    k = check_n_clusters(len(centers), len(x))
+    with torch.no_grad():
+        width = encoder.eval()(x[:1]).shape[1]
+    if width != centers.shape[1]:
+        raise ValueError(f"centers have {centers.shape[1]} columns but the encoder outputs {width}")
+    head = ClusteringLayer(centers, alpha, assignment).to(device)
     params = list(head.parameters()) + list(encoder.parameters())
+    if decoder is not None:
+        decoder = decoder.to(device)
+        params += list(decoder.parameters())
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
     generator = torch.Generator().manual_seed(seed)
+    # the reference code's attention variant puts a further softmax on q and on p
+    sharpen = (lambda w: torch.softmax(w, dim=1)) if assignment == "attention" else (lambda w: w)
     history, path = [], [head.centers.detach().cpu().numpy().copy()]
-    previous = None
-    p_all = None
+    previous, p_all, seen, stop_reason = None, None, set(), "max_steps"
     order = torch.randperm(len(x), generator=generator)
     cursor = 0
     for step in range(steps + 1):
         if step % update_interval == 0:
             encoder.eval()
             with torch.no_grad():
-                q_all = head(_embed_all(encoder, x, 1024))
-            p_all = target_distribution(q_all)
+                z_all = _embed_all(encoder, x, 1024)
+                q_all = head(z_all)
+            p_all = sharpen(target_distribution(q_all))
             labels = q_all.argmax(1).cpu().numpy()
             change = 1.0 if previous is None else label_change_rate(previous, labels)
-            history.append({
-                "step": step, "loss": float(kl_loss(p_all, q_all)), "label_change": change,
+            record = {
+                "step": step, "loss": float(kl_loss(p_all, sharpen(q_all))), "label_change": change,
                 "mean_max_q": mean_max_q(q_all),
-                "size_entropy": cluster_size_entropy(labels, len(centers)),
-            })
+                "size_entropy": cluster_size_entropy(labels, k),
+            }
+            if decoder is not None:
+                with torch.no_grad():
+                    record["recon"] = float(nn.functional.mse_loss(_embed_all(decoder.eval(), z_all, 1024), x))
+                decoder.train()
+            history.append(record)
+            _warn_small_clusters(labels, k, min_share, step, seen)
             path.append(head.centers.detach().cpu().numpy().copy())
             if previous is not None and change < tol:
+                stop_reason = "tol"
                 break
             previous = labels
             if step == steps:
@@ -179,10 +266,17 @@ def fit_dec(
             order, cursor = torch.randperm(len(x), generator=generator), 0
         idx = order[cursor : cursor + batch_size].to(device)
         cursor += batch_size
-        loss = kl_loss(p_all[idx], head(encoder(x[idx])))
+        z = encoder(x[idx])
+        q = head(z)
+        p = sharpen(target_distribution(q.detach())) if target == "batch" else p_all[idx]
+        loss = kl_loss(p, sharpen(q))
+        if decoder is not None:
+            loss = loss + gamma * nn.functional.mse_loss(decoder(z), x[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     with torch.no_grad():
         q_all = head(_embed_all(encoder.eval(), x, 1024))
-    return DECResult(q_all.argmax(1).cpu().numpy(), head.centers.detach().cpu().numpy(), history, path)
+    labels = q_all.argmax(1).cpu().numpy()
+    _warn_small_clusters(labels, k, min_share, step, seen)
+    return DECResult(labels, head.centers.detach().cpu().numpy(), history, path, stop_reason, step)

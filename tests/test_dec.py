@@ -89,3 +89,78 @@ def test_bad_shapes_and_too_many_clusters():
         dec.soft_assignment(np.zeros((3, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="larger than the number of texts"):
         dec.fit_dec(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+# --------------------------------------------------------------------------- lesson 04 variants
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models: one thread (two oversubscribe a shared 2-core CI machine, ~10x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_stop_reason_and_steps_are_recorded(one_thread):
+    z, _ = _blobs()
+    start = np.array([[0.5, 0.5], [3.5, 0.5], [2.0, 3.0]], dtype=np.float32)
+    done = dec.fit_dec(z, start, steps=300, update_interval=10, batch_size=64, lr=0.05, tol=0.01)
+    assert done.stop_reason == "tol" and done.steps < 300 and done.steps % 10 == 0
+    assert done.history[-1]["label_change"] < 0.01
+    full = dec.fit_dec(z, start, steps=40, update_interval=10, batch_size=64, lr=0.05, tol=0.0)
+    assert full.stop_reason == "max_steps" and full.steps == 40 and full.history[-1]["step"] == 40
+
+
+@pytest.mark.filterwarnings("ignore:DEC step")  # the random linear encoder starts with empty clusters
+def test_idec_with_gamma_zero_equals_dec_and_gamma_changes_it(one_thread):
+    torch.manual_seed(0)
+    z, _ = _blobs()
+    enc, dec_net = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    start = np.array([[0.5, 0.5], [3.5, 0.5], [2.0, 3.0]], dtype=np.float32)
+    kw = dict(steps=60, update_interval=10, batch_size=64, lr=0.05, tol=0.0)
+    import copy
+    plain = dec.fit_dec(z, start, encoder=copy.deepcopy(enc), **kw)
+    zero = dec.fit_dec(z, start, encoder=copy.deepcopy(enc), decoder=copy.deepcopy(dec_net), gamma=0.0, **kw)
+    idec = dec.fit_dec(z, start, encoder=copy.deepcopy(enc), decoder=copy.deepcopy(dec_net), gamma=1.0, **kw)
+    assert np.array_equal(plain.labels, zero.labels) and np.allclose(plain.centers, zero.centers)
+    assert not np.allclose(plain.centers, idec.centers)
+    assert idec.history[-1]["recon"] < idec.history[0]["recon"]  # the decoder learns
+
+
+def test_attention_assignment_matches_its_formula():
+    torch.manual_seed(0)
+    z, mu = torch.randn(5, 4), torch.randn(3, 4)
+    expected = torch.softmax(z @ mu.T / 2.0, dim=1)
+    assert torch.allclose(dec.attention_assignment(z, mu), expected)
+    head = dec.ClusteringLayer(mu, assignment="attention")
+    assert torch.allclose(head(z), expected)
+
+
+def test_variants_run_and_differ_from_the_paper_version(one_thread):
+    z, y = _blobs()
+    start = np.array([[1.0, 1.0], [3.0, 1.0], [2.0, 2.0]], dtype=np.float32)
+    kw = dict(steps=100, update_interval=10, batch_size=64, lr=0.05, tol=0.0)
+    paper = dec.fit_dec(z, start, **kw)
+    batch = dec.fit_dec(z, start, target="batch", **kw)
+    attention = dec.fit_dec(z, start, assignment="attention", **kw)
+    assert not np.allclose(paper.centers, batch.centers)
+    assert not np.allclose(paper.centers, attention.centers)
+    assert len(batch.history) == len(paper.history)  # monitoring still over the whole dataset
+    with pytest.raises(ValueError, match="unknown target"):
+        dec.fit_dec(z, start, target="epoch")
+    with pytest.raises(ValueError, match="unknown assignment"):
+        dec.fit_dec(z, start, assignment="gaussian")
+    with pytest.raises(ValueError, match="gamma"):
+        dec.fit_dec(z, start, gamma=-1.0)
+
+
+def test_a_cluster_that_empties_is_warned_about_without_labels(one_thread):
+    z, _ = _blobs()
+    start = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 3.5], [100.0, 100.0]], dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"cluster 3 is empty, below 1% of the data"):
+        dec.fit_dec(z, start, steps=20, update_interval=10, batch_size=64)
+    small = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 3.5], [4.8, 0.8]], dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"cluster 3 holds \d+ points"):
+        dec.fit_dec(z, small, steps=0, min_share=0.2)
