@@ -325,14 +325,30 @@ def sif_embed(
     weights: dict[str, float] | None | str = "corpus",
     a: float = 1e-3,
     remove_pc: bool = True,
+    average: str = "weights",
+    center: bool = False,
 ) -> np.ndarray:
     """Smooth inverse frequency sentence vectors (Arora, Liang & Ma 2017).
 
     Each word is weighted by ``a / (a + p(w))`` (``p`` from ``weights``: ``"corpus"``
-    estimates it on ``tokenized``; None weights every word 1), the weighted average is
-    taken over in-vocabulary words, and the projection on the first principal component
-    of all sentence vectors is removed.
+    estimates it on ``tokenized`` itself, cased tokens as given; None weights every word 1)
+    and the weighted sum over in-vocabulary words is divided by
+
+    - ``average="weights"`` (default): the sum of the weights (a weighted mean), or
+    - ``average="count"``: the number of in-vocabulary words, as in the paper's Algorithm 1
+      (and the authors' code, which counts the words with a vector).
+
+    Then the projection on one direction ``u`` is removed, ``v <- v - u u^T v``:
+
+    - ``center=False`` (default): ``u`` is the first right singular vector of the uncentred
+      matrix (``TruncatedSVD``, as in the authors' code);
+    - ``center=True``: ``u`` is the first principal component (of the centred vectors), as the
+      paper's text says.
+
+    The defaults reproduce the vectors of earlier versions; lesson 02 measures the variants.
     """
+    if average not in ("weights", "count"):
+        raise ValueError(f"average must be 'weights' or 'count', got {average!r}")
     if weights == "corpus":
         weights = word_frequencies(tokenized)
     out = np.zeros((len(tokenized), kv.vector_size), dtype=np.float32)
@@ -345,12 +361,18 @@ def sif_embed(
             vecs.append(kv[key])
             ws.append(1.0 if weights is None else a / (a + weights.get(w, 0.0)))
         if vecs:
-            out[i] = np.average(np.asarray(vecs), axis=0, weights=np.asarray(ws))
+            vecs, ws = np.asarray(vecs), np.asarray(ws)
+            denom = ws.sum() if average == "weights" else len(ws)
+            out[i] = (ws[:, None] * vecs).sum(0) / denom
     if remove_pc:
-        from sklearn.decomposition import TruncatedSVD
+        if center:
+            from sklearn.decomposition import PCA
 
-        svd = TruncatedSVD(n_components=1, n_iter=7, random_state=0).fit(out)
-        u = svd.components_[0]
+            u = PCA(n_components=1, random_state=0).fit(out).components_[0]
+        else:
+            from sklearn.decomposition import TruncatedSVD
+
+            u = TruncatedSVD(n_components=1, n_iter=7, random_state=0).fit(out).components_[0]
         out = out - np.outer(out @ u, u).astype(np.float32)
     return out
 

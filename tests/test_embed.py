@@ -135,6 +135,24 @@ def test_sif_weights_frequent_words_down_and_removes_first_component():
     assert np.allclose(full @ u, 0, atol=1e-5)
 
 
+def test_sif_paper_variant_divides_by_word_count_and_removes_the_centred_component():
+    kv = _toy_vectors()
+    toks = [["the", "svn"], ["the", "matlab"], ["the", "branch", "plot"], ["svn"]]
+    freq = embed.word_frequencies(toks)
+    raw = embed.sif_embed(toks, kv, a=1e-3, remove_pc=False, average="count")
+    w = {t: 1e-3 / (1e-3 + p) for t, p in freq.items()}
+    expected = (w["the"] * kv["the"] + w["branch"] * kv["branch"] + w["plot"] * kv["plot"]) / 3
+    assert np.allclose(raw[2], expected)
+    weighted = embed.sif_embed(toks, kv, a=1e-3, remove_pc=False)
+    assert np.allclose(weighted[3], kv["svn"]) and np.allclose(raw[3], w["svn"] * kv["svn"])
+    full = embed.sif_embed(toks, kv, a=1e-3, average="count", center=True)
+    from sklearn.decomposition import PCA
+    u = PCA(1).fit(raw).components_[0]
+    assert np.allclose(full, raw - np.outer(raw @ u, u), atol=1e-6)
+    with pytest.raises(ValueError, match="average"):
+        embed.sif_embed(toks, kv, average="mean")
+
+
 def test_train_word2vec_is_deterministic():
     toks = [embed.tokenize(t.lower()) for t in TEXTS] * 20
     a = embed.train_word2vec(toks, vector_size=8, min_count=1, epochs=2, seed=1)
