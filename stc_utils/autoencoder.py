@@ -228,7 +228,8 @@ class DECModel:
         saved = self.embedding.get("identity")
         if saved != encoder.identity:
             raise ModelMismatchError(
-                f"this DEC model was trained on embeddings of {self.embedding.get('model')!r} "
+                f"this DEC model was trained on embeddings of "
+                f"{self.embedding.get('name', self.embedding.get('model'))!r} "
                 f"(identity {saved}), but the model available now is {encoder.name!r} (identity "
                 f"{encoder.identity}); install the same model or retrain"
             )
