@@ -31,7 +31,7 @@ from .dec import DECResult, fit_dec, soft_assignment, attention_assignment
 PRESETS = {"dec": (500, 500, 2000, 10), "small": (256, 32)}  # hidden sizes after the input
 FORMAT = 1
 # The lesson-04 settings, the same for every dataset. Chosen for CPU time (the "small" autoencoder:
-# an epoch ~14x cheaper than d-500-500-2000-10, measured in lesson 04) and from the papers (Adam
+# an epoch >10x cheaper than d-500-500-2000-10, measured in lesson 04) and from the papers (Adam
 # 1e-3; SGD 0.01, momentum 0.9; tol 0.1 %; IDEC's weights 1 : 0.1 -> gamma = 10); not changed
 # after any accuracy was seen.
 SETTINGS = {
