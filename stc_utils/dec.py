@@ -259,9 +259,9 @@ def fit_dec(
                 stop_reason = "tol"
                 break
             previous = labels
-            if step == steps:
-                break
             encoder.train()
+        if step == steps:  # ``steps`` optimiser steps taken (0 .. steps-1)
+            break
         if cursor + batch_size > len(x):
             order, cursor = torch.randperm(len(x), generator=generator), 0
         idx = order[cursor : cursor + batch_size].to(device)

@@ -164,3 +164,20 @@ def test_a_cluster_that_empties_is_warned_about_without_labels(one_thread):
     small = np.array([[0.0, 0.0], [4.0, 0.0], [2.0, 3.5], [4.8, 0.8]], dtype=np.float32)
     with pytest.warns(UserWarning, match=r"cluster 3 holds \d+ points"):
         dec.fit_dec(z, small, steps=0, min_share=0.2)
+
+
+def test_steps_counts_optimiser_steps_when_not_a_multiple_of_the_update_interval(one_thread):
+    """25 steps with a target update every 10: 25 optimiser steps, not 26 (regression)."""
+    z, _ = _blobs()
+    start = np.array([[0.5, 0.5], [3.5, 0.5], [2.0, 3.0]], dtype=np.float32)
+
+    class Counting(torch.nn.Identity):
+        calls = 0
+
+        def forward(self, x):
+            Counting.calls += self.training  # training forwards only: one per optimiser step
+            return x
+
+    result = dec.fit_dec(z, start, encoder=Counting(), steps=25, update_interval=10, batch_size=64, lr=0.05, tol=0.0)
+    assert Counting.calls == 25 and result.steps == 25 and result.stop_reason == "max_steps"
+    assert [h["step"] for h in result.history] == [0, 10, 20]
