@@ -281,7 +281,8 @@ def embedding_info(model: str | None = None, pooling: str = "mean", max_length: 
 
 
 def compare_methods(x, y, n_clusters: int, seed: int = 0, settings: dict | None = None,
-                    methods=("kmeans", "ae_kmeans", "dec", "idec"), x_w2v=None) -> list[dict]:
+                    methods=("kmeans", "ae_kmeans", "dec", "idec"), x_w2v=None,
+                    scores=("acc", "nmi", "ari")) -> list[dict]:
     """One row per method for one seed, labels ``y`` used only to score each result.
 
     ``kmeans`` on ``x``; ``ae_kmeans``: pretrain an autoencoder, K-means on its codes (DEC's
@@ -297,10 +298,10 @@ def compare_methods(x, y, n_clusters: int, seed: int = 0, settings: dict | None 
     rows = []
 
     def add(method, labels, seconds, result=None, **extra):
-        scores = {m: evaluate(y, labels)[m] for m in ("acc", "nmi", "ari")}
+        values = evaluate(y, labels)
         info = {} if result is None else {"stop_reason": result.stop_reason, "steps": result.steps,
                                           "mean_max_q": result.history[-1]["mean_max_q"]}
-        rows.append({"method": method, "seed": seed, **scores, "seconds": round(seconds, 2),
+        rows.append({"method": method, "seed": seed, **{m: values[m] for m in scores}, "seconds": round(seconds, 2),
                      "stop_reason": None, **info, **extra})
 
     def pipeline(inputs):

@@ -1,0 +1,290 @@
+"""The researcher's runner and the user's own texts: every lesson's method from one command.
+
+Gathers lessons 02-05 (``python -m stc_utils bench``) and applies them to a file of your own
+(``python -m stc_utils cluster FILE``); the README's Results section is generated from the
+runner's CSV by ``tools/results_table.py``.
+
+- :data:`METHODS`  name -> (lesson, what it is); :func:`run_method` computes one (dataset, method, seed)
+- :func:`bench`  the resumable loop: one CSV row per (dataset, method, seed, configuration);
+  rows already in the file are skipped, and the file is rewritten atomically after every row,
+  so a run killed at any moment loses at most the row in progress
+- :func:`cluster_file`  your texts -> ``assignments.csv``, ``clusters.md`` (sizes, class-based
+  TF-IDF terms, the texts nearest each centre), ``map.png`` and, with labels, ``evaluation.json``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+METHODS = {
+    "tfidf_kmeans": ("02", "TF-IDF + LSA (100-d) + K-means"),
+    "w2v_sif_kmeans": ("02", "Word2Vec STC² 48-d, SIF + K-means"),
+    "bert_kmeans": ("00", "MiniLM mean pooling + K-means"),
+    "bert_cdp": ("03", "MiniLM + K-means from CDP starts"),
+    "ae_kmeans": ("04", "MiniLM + autoencoder + K-means on the codes"),
+    "dec": ("04", "MiniLM + autoencoder + DEC"),
+    "idec": ("04", "MiniLM + autoencoder + IDEC"),
+    "self_train": ("04", "Self-Train: Word2Vec SIF + autoencoder + DEC, K-means on the codes"),
+}
+DEC_FAMILY = ("ae_kmeans", "dec", "idec", "self_train")
+SCORES = ("acc", "nmi", "ami", "ari", "f1")
+KEY = ("dataset", "method", "seed", "n", "fast")
+
+
+def check_names(names, known, what: str) -> list[str]:
+    """``names`` (``all`` expands to every known one) or a ValueError listing the known ones."""
+    names = list(known) if list(names) == ["all"] else list(names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {', '.join(known)} (or all)")
+    return names
+
+
+class Inputs:
+    """One dataset and its representations, each computed once (BERT vectors come from the cache)."""
+
+    def __init__(self, name: str, n: int | None, device=None):
+        from .data import load_dataset
+
+        self.name, self.device, self._memo = name, device, {}
+        self.ds = load_dataset(name, n=n, seed=0)
+
+    def get(self, rep: str):
+        from sklearn.preprocessing import normalize
+
+        from . import embed
+
+        if rep not in self._memo:
+            texts = self.ds.texts
+            if rep == "bert":
+                self._memo[rep] = embed.embed_texts(texts, device=self.device, progress=False)
+            elif rep == "tfidf":
+                self._memo[rep] = normalize(embed.tfidf_lsa(texts, n_components=100, seed=0))
+            elif rep == "w2v":
+                from .data import load_word2vec
+
+                self._memo[rep] = embed.sif_embed([embed.tokenize(t) for t in texts], load_word2vec(self.name))
+        return self._memo[rep]
+
+
+def run_method(inputs: Inputs, method: str, seed: int, fast: bool) -> dict:
+    """Scores, seconds, stop reason and settings of one method on one seed (labels only score)."""
+    from sklearn.preprocessing import normalize
+
+    from .autoencoder import FAST_SETTINGS, SETTINGS, compare_methods
+    from .cluster import kmeans
+    from .metrics import evaluate
+
+    y, k = inputs.ds.labels, inputs.ds.n_classes
+    if method in DEC_FAMILY:
+        settings = FAST_SETTINGS if fast else SETTINGS
+        family = ("self_train",) if method == "self_train" else ("ae_kmeans", "dec", "idec")  # one pretraining
+        if (family, seed) not in inputs._memo:
+            x_w2v = inputs.get("w2v") if method == "self_train" else None
+            rows = compare_methods(inputs.get("bert"), y, k, seed=seed, settings=settings, methods=family,
+                                   x_w2v=x_w2v, scores=SCORES)
+            inputs._memo[family, seed] = {r["method"]: r for r in rows}
+        row = inputs._memo[family, seed][method]
+        return {**{s: row[s] for s in SCORES}, "seconds": row["seconds"], "stop_reason": row["stop_reason"],
+                "settings": json.dumps(settings, sort_keys=True)}
+    rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
+                 "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp")}[method]
+    x = inputs.get(rep)
+    x = normalize(x) if rep == "w2v" else x
+    start = time.perf_counter()
+    labels = kmeans(x, k, seed=seed, n_init=10, init=init)
+    scores = evaluate(y, labels)
+    return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2), "stop_reason": None,
+            "settings": json.dumps({"n_init": 10, "init": init})}
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    if path.is_file() and path.stat().st_size:
+        return pd.read_csv(path, dtype={"stop_reason": str})
+    return pd.DataFrame(columns=[*KEY, *SCORES])
+
+
+def write_rows(rows: pd.DataFrame, path: Path) -> None:
+    """Write to a temporary file, then rename: the CSV is always the old or the new version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    rows.to_csv(tmp, index=False)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def bench(datasets, methods, seeds: int, out, n: int | None = None, fast: bool = False, device=None,
+          progress: bool = True) -> pd.DataFrame:
+    """Every (dataset, method, seed) not yet in ``out``; returns all rows of ``out``."""
+    from tqdm.auto import tqdm
+
+    from .data import available_datasets
+
+    datasets = check_names(datasets, available_datasets(), "dataset")
+    methods = check_names(methods, METHODS, "method")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    out = Path(out)
+    rows = read_rows(out)
+    n_key = -1 if n is None else int(n)  # -1: all texts
+    done = {tuple(r) for r in rows[list(KEY)].astype(str).itertuples(index=False)}
+    jobs = [(d, m, s) for d in datasets for m in methods for s in range(seeds)
+            if (d, m, str(s), str(n_key), str(fast)) not in done]
+    bar = tqdm(total=len(datasets) * len(methods) * seeds, initial=len(datasets) * len(methods) * seeds - len(jobs),
+               desc="bench", disable=not progress)
+    inputs = None
+    for dataset, method, seed in jobs:
+        if inputs is None or inputs.name != dataset:
+            inputs = Inputs(dataset, n, device)
+        bar.set_postfix_str(f"{dataset} {method} seed {seed}")
+        result = run_method(inputs, method, seed, fast)
+        row = {"dataset": dataset, "method": method, "seed": seed, "n": n_key, "fast": fast,
+               "texts": len(inputs.ds), "k": inputs.ds.n_classes, **result}
+        rows = pd.concat([rows, pd.DataFrame([row])], ignore_index=True) if len(rows) else pd.DataFrame([row])
+        write_rows(rows, out)
+        bar.update()
+    bar.close()
+    return rows
+
+
+def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
+    """Mean ± std over seeds per (dataset, method), seconds per run, as a markdown table."""
+    from .metrics import format_summary, summarize
+
+    lines = ["| dataset | method | " + " | ".join(s.upper() for s in scores) + " | s / run | seeds |",
+             "|---" * (len(scores) + 4) + "|"]
+    for (dataset, method), g in rows.groupby(["dataset", "method"], sort=False):
+        stats = format_summary(summarize(g.to_dict("records"), scores))
+        lines.append(f"| {dataset} | {METHODS.get(method, (None, method))[1]} | "
+                     + " | ".join(stats[s] for s in scores) + f" | {g['seconds'].mean():.0f} | {len(g)} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- your own texts
+
+CLUSTER_METHODS = ("kmeans", "cdp", "dec")
+
+
+def class_tfidf_terms(texts, labels, n_terms: int = 8) -> dict[int, list[str]]:
+    """Top terms per cluster by class-based TF-IDF (BERTopic, Grootendorst 2022).
+
+    All texts of a cluster form one document; W(t, c) = tf(t, c) / |c| * log(1 + A / f(t)),
+    with |c| the cluster's word count, A the mean word count per cluster and f(t) the
+    frequency of t over all clusters. English stop words are dropped.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    clusters = sorted(set(labels))
+    docs = [" ".join(t for t, c in zip(texts, labels) if c == k) for k in clusters]
+    try:
+        vec = CountVectorizer(stop_words="english")
+        tf = vec.fit_transform(docs).toarray().astype(float)
+    except ValueError:  # only stop words (or no words) in the texts
+        return {k: [] for k in clusters}
+    words = vec.get_feature_names_out()
+    weight = tf / np.maximum(tf.sum(1, keepdims=True), 1) * np.log1p(tf.sum(1).mean() / np.maximum(tf.sum(0), 1))
+    return {k: [words[i] for i in np.argsort(-weight[row])[:n_terms] if weight[row, i] > 0]
+            for row, k in enumerate(clusters)}
+
+
+def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0, file_format: str = "auto",
+                 text_col: str = "text", label_col: str | None = "label", model: str | None = None,
+                 device=None, progress: bool = True) -> dict:
+    """Cluster the texts of ``path`` and write the results under ``out_dir``; returns a summary.
+
+    ``k``: a number, or ``"auto"`` (:func:`stc_utils.cluster.choose_k` over K = 2 ... min(40,
+    n / 10), its recommended criterion). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
+    ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
+    ``model.pt`` for :meth:`DECModel.predict`). Confidence: the Student-t q of lesson 01 on
+    the DEC-scaled vectors (lesson 04), the largest entry per text. Labels in the file are
+    used only for ``evaluation.json``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import dec
+    from .autoencoder import SETTINGS, DECModel, embedding_info, input_scale
+    from .cluster import RECOMMENDED, check_n_clusters, choose_k, kmeans
+    from .data import load_text_file
+    from .embed import embed_texts
+    from .metrics import evaluate
+
+    if method not in CLUSTER_METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
+    out, times, t = Path(out_dir), {}, time.perf_counter()
+    ds = load_text_file(path, format=file_format, text_col=text_col, label_col=label_col)
+    n = len(ds)
+    if n < 3:
+        raise ValueError(f"{path}: {n} text(s); clustering needs at least 3")
+    x = embed_texts(ds.texts, model=model, device=device, progress=progress)
+    times["embed s"], t = time.perf_counter() - t, time.perf_counter()
+    table = None
+    if k == "auto":
+        top = min(40, max(3, n // 10), n - 1)
+        k, table = choose_k(x, range(2, top + 1), seed=seed)
+        times["choose K s"], t = time.perf_counter() - t, time.perf_counter()
+    k = check_n_clusters(int(k), n)
+    scale = input_scale(x)
+    if method == "dec":
+        dec_model, result = DECModel.fit(x, k, seed=seed, embedding=embedding_info(model), progress=progress,
+                                         steps=SETTINGS["max_steps"], update_interval=SETTINGS["update_interval"],
+                                         lr=SETTINGS["dec_lr"], tol=SETTINGS["tol"])
+        labels, q = result.labels, dec_model.predict_proba(x)
+    else:
+        labels = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp")
+        centers = np.stack([x[labels == j].mean(0) for j in range(k)])
+        q = dec.soft_assignment(x * scale, centers * scale).numpy()
+    times["cluster s"], t = time.perf_counter() - t, time.perf_counter()
+
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"text": ds.texts, "cluster": labels, "confidence": q.max(1).round(4)})
+    if ds.labels is not None:
+        frame["label"] = [ds.class_names[i] for i in ds.labels]
+    frame.to_csv(out / "assignments.csv", index=False)
+    terms = class_tfidf_terms(ds.texts, labels)
+    how_k = f"chosen by {RECOMMENDED} over K = 2..{table.index.max()}" if table is not None else "given"
+    lines = [f"# {n} texts from `{path}`: K = {k} ({how_k}), method {method}", ""]
+    for j in np.argsort(-np.bincount(labels, minlength=k)):
+        members = np.flatnonzero(labels == j)
+        if not len(members):
+            lines += [f"## cluster {j}: empty", ""]
+            continue
+        centre = x[members].mean(0)
+        near = members[np.argsort(-(x[members] @ centre))[:5]]
+        lines += [f"## cluster {j}: {len(members)} texts ({len(members) / n:.1%})", "",
+                  "top terms (class-based TF-IDF): " + (", ".join(terms[j]) or "-"), "",
+                  *[f"- {ds.texts[i]}" for i in near], ""]
+    (out / "clusters.md").write_text("\n".join(lines), encoding="utf-8")
+    try:
+        import umap
+
+        xy, how = umap.UMAP(n_components=2, metric="cosine", random_state=seed).fit_transform(x), "UMAP (cosine)"
+    except ImportError:
+        from sklearn.decomposition import PCA
+
+        xy, how = PCA(2, random_state=seed).fit_transform(x), "PCA"
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab20", s=3)
+    ax.set_title(f"{n} texts, {k} clusters ({method}); 2-D map: {how}")
+    ax.set_xticks([]), ax.set_yticks([])
+    fig.savefig(out / "map.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    times["write s"] = time.perf_counter() - t
+    summary = {"texts": n, "k": k, "method": method, **{key: round(v, 2) for key, v in times.items()}}
+    if method == "dec":
+        dec_model.save(out / "model.pt")
+    if ds.labels is not None:
+        scores = evaluate(ds.labels, labels)
+        summary["evaluation"] = {"true k": ds.n_classes, **{m: round(scores[m], 4) for m in SCORES}}
+        (out / "evaluation.json").write_text(json.dumps(summary["evaluation"], indent=2))
+    summary["k table"] = table
+    return summary
