@@ -2,7 +2,9 @@
 
 ``python -m stc_utils run --dataset stackoverflow``: load a benchmark (verified), embed it
 with the BERT model (cached), run K-means over several seeds and print ACC / NMI / ARI as
-mean ± std with the timings of each step.
+mean ± std with the timings of each step. K is the number of classes unless ``--k N`` sets
+it, or ``--k auto`` chooses it without labels (lesson 06: ``stc_utils.cluster.choose_k`` over
+K = 2..``--k-max``, printing the chosen K and the criterion table before the results).
 
 ``python -m stc_utils check``: an environment check, one ``[OK]`` / ``[FAIL]`` line per
 dependency, model and dataset file.
@@ -20,7 +22,7 @@ from .config import is_fast_run, seed_everything
 def run(args) -> int:
     import pandas as pd
 
-    from .cluster import kmeans_seeds, summary_row
+    from .cluster import choose_k, kmeans_seeds, summary_row
     from .data import load_dataset
     from .embed import embed_texts, load_encoder
     from .metrics import summarize
@@ -36,13 +38,22 @@ def run(args) -> int:
         x = embed_texts(ds.texts, model=args.model, pooling=args.pooling, max_length=args.max_length,
                         device=args.device, cache=not args.no_cache)
         t2 = time.perf_counter()
-        runs = kmeans_seeds(x, ds.labels, seeds=range(args.seeds), n_init=args.n_init)
+        k = ds.n_classes if args.k is None else args.k
+        if k == "auto":
+            k, table = choose_k(x, range(2, min(args.k_max, len(ds) - 1) + 1), method=args.criterion,
+                                criteria=[args.criterion])
+            print(f"[{name}] chosen K = {k} ({args.criterion}, K = 2..{table.index.max()}, no labels used; "
+                  f"the data has {ds.n_classes} classes)")
+            print(table.round(4).to_string() + "\n")
+        t2b = time.perf_counter()
+        runs = kmeans_seeds(x, ds.labels, n_clusters=k, seeds=range(args.seeds), n_init=args.n_init)
         t3 = time.perf_counter()
         stats = summary_row(runs)
         rows.append({
-            "dataset": name, "texts": len(ds), "k": ds.n_classes, **stats,
+            "dataset": name, "texts": len(ds), "classes": ds.n_classes, "k": k, **stats,
             "load s": round(t1 - t0, 2), "embed s": round(t2 - t1, 2),
-            "k-means s/seed": round((t3 - t2) / args.seeds, 2),
+            **({"choose-k s": round(t2b - t2, 2)} if args.k == "auto" else {}),
+            "k-means s/seed": round((t3 - t2b) / args.seeds, 2),
         })
         print(f"[{name}] {len(ds)} texts, model {encoder.name}, pooling {args.pooling}: "
               + ", ".join(f"{k.upper()} {v}" for k, v in stats.items()), file=sys.stderr)
@@ -110,7 +121,18 @@ def check() -> int:
     return 1 if failed else 0
 
 
+def _k_arg(value: str):
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes 'auto' or a number of clusters, got {value!r}") from None
+
+
 def main(argv=None) -> int:
+    from .cluster import CRITERIA, RECOMMENDED
+
     parser = argparse.ArgumentParser(prog="python -m stc_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +144,11 @@ def main(argv=None) -> int:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--seeds", type=int, default=3, help="K-means seeds 0..N-1 (default 3)")
     p.add_argument("--n-init", type=int, default=10)
+    p.add_argument("--k", type=_k_arg, default=None,
+                   help="number of clusters, or 'auto' to choose it without labels (default: the number of classes)")
+    p.add_argument("--k-max", type=int, default=40, help="--k auto tries K = 2..K_MAX (default 40)")
+    p.add_argument("--criterion", default=RECOMMENDED, choices=CRITERIA,
+                   help=f"--k auto's criterion (default {RECOMMENDED}, lesson 06)")
     p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     p.add_argument("--no-cache", action="store_true", help="recompute the embeddings")

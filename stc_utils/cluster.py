@@ -1,7 +1,9 @@
-"""K-means over several seeds: the baseline every lesson compares against.
+"""K-means over several seeds: the baseline every lesson compares against; choosing K without labels.
 
 Taught in lesson 00 (quick tour); lesson 03 replaces the initialisation, lesson 04 the
-representation. The number of clusters comes from the ground truth, nothing else does.
+representation. The number of clusters comes from the ground truth, nothing else does,
+except in :func:`choose_k` and :func:`umap_hdbscan` (lesson 06, "Evaluation without labels,
+and choosing K"), which pick it from the vectors alone.
 """
 
 from __future__ import annotations
@@ -78,3 +80,111 @@ def kmeans_seeds(x, y_true, n_clusters: int | None = None, seeds=(0, 1, 2), n_in
 def summary_row(runs: pd.DataFrame, keys=("acc", "nmi", "ari")) -> dict:
     """``{"acc": "0.712 ± 0.015", ...}`` from the per-seed table of :func:`kmeans_seeds`."""
     return format_summary(summarize(runs.to_dict("records"), keys))
+
+
+CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability", "elbow")
+_MINIMISE = ("davies_bouldin", "bic")
+RECOMMENDED = "bic"  # lesson 06 measures every criterion on the four benchmarks and picks this one
+
+
+def elbow_curve(k_values, inertia) -> np.ndarray:
+    """Kneedle's difference curve (Satopää et al. 2011) of a decreasing inertia curve.
+
+    Both axes are scaled to [0, 1]; the value at each K is how far the curve lies below the
+    chord from its first to its last point. The elbow is its maximum (no smoothing).
+    """
+    k, w = np.asarray(k_values, float), np.asarray(inertia, float)
+    k, w = (k - k.min()) / np.ptp(k), (w - w.min()) / max(np.ptp(w), 1e-12)
+    return 1.0 - k - w
+
+
+def best_k(table: pd.DataFrame, criterion: str) -> int:
+    """The K a criterion picks from a :func:`choose_k` table (DB and BIC: lowest; others: highest).
+
+    Ties (several K perfectly stable, say) go to the largest K: the finer partition is as good.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown method {criterion!r}; known: {', '.join(CRITERIA)}")
+    values = -table[criterion] if criterion in _MINIMISE else table[criterion]
+    return int(values.index[values >= values.max() - 1e-9].max())
+
+
+def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRITERIA, n_init: int = 3,
+             sample: int = 5000, pairs: int = 5, pca_dim: int = 10):
+    """Pick the number of clusters without labels: ``(chosen K, table)``, one table row per K.
+
+    For each K: K-means (``n_init`` starts) on all points gives the ``inertia``, the
+    ``elbow`` (:func:`elbow_curve`), ``calinski_harabasz`` and ``davies_bouldin``, and the
+    cosine ``silhouette`` on a seeded subsample of ``sample`` points (it needs all n² distances:
+    5,000 points keep it near a second per K on one core). ``bic``: a full-covariance Gaussian
+    mixture on the first ``pca_dim`` principal components of all points. ``stability`` (Lange
+    et al. 2004): ``pairs`` times, split the subsample into two random halves, fit K-means (one
+    start) on each, predict both onto the whole subsample and take the ARI of the two
+    labellings; the mean is reported. ``criteria`` limits what is computed (``method`` always
+    is); ``method`` picks the K (:func:`best_k`). The ``… s`` columns give each criterion's
+    seconds per K (``kmeans s``: the fit shared by the first four). ValueError on fewer than
+    3 texts, NaN, a K outside 2..n-1, fewer than two different K or an unknown name.
+    """
+    from sklearn import metrics as skm
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    criteria = tuple(dict.fromkeys(tuple(criteria) + (method,)))
+    for c in criteria:
+        best_k(pd.DataFrame({c: [0.0]}), c)  # raises on an unknown name
+    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
+    n = x.shape[0]
+    if x.ndim != 2 or n < 3:
+        raise ValueError(f"choose_k needs a 2-D array of at least 3 texts, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"x contains NaN or infinite values (first bad row: {np.flatnonzero(~np.isfinite(x).all(1))[0]})")
+    ks = sorted({check_n_clusters(k, 10**12) for k in k_values})
+    if ks[0] < 2 or ks[-1] > n - 1:
+        raise ValueError(f"every K must lie in 2..n-1 = 2..{n - 1} for {n} texts (the silhouette is "
+                         f"undefined outside), got K from {ks[0]} to {ks[-1]}")
+    if len(ks) < 2:
+        raise ValueError(f"k_values must hold at least two different K to choose from, got {list(k_values)}")
+    rng = np.random.default_rng(seed)
+    sub = rng.choice(n, sample, replace=False) if n > sample else np.arange(n)
+    halves = [np.array_split(rng.permutation(sub), 2) for _ in range(pairs)]
+    z = PCA(min(pca_dim, x.shape[1], n), random_state=seed).fit_transform(x) if "bic" in criteria else None
+    fit_needed = {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow"} & set(criteria)
+    rows = []
+    for k in ks:
+        row, t = {"k": k}, time.perf_counter()
+        if fit_needed:
+            km = KMeans(k, n_init=n_init, random_state=seed).fit(x)
+            row["inertia"], row["kmeans s"], labels = km.inertia_, time.perf_counter() - t, km.labels_
+        for name, score in [("silhouette", lambda: skm.silhouette_score(x[sub], labels[sub], metric="cosine")),
+                            ("calinski_harabasz", lambda: skm.calinski_harabasz_score(x, labels)),
+                            ("davies_bouldin", lambda: skm.davies_bouldin_score(x, labels)),
+                            ("bic", lambda: GaussianMixture(k, random_state=seed).fit(z).bic(z)),
+                            ("stability", lambda: np.mean([skm.adjusted_rand_score(
+                                *(KMeans(k, n_init=1, random_state=seed + i).fit(x[h]).predict(x[sub]) for h in pair))
+                                for i, pair in enumerate(halves)]) if k <= len(sub) // 2 else np.nan)]:
+            if name in criteria:
+                t = time.perf_counter()
+                row[name], row[f"{name} s"] = float(score()), time.perf_counter() - t
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("k")
+    if "elbow" in criteria:
+        table.insert(table.columns.get_loc("inertia") + 1, "elbow", elbow_curve(ks, table["inertia"]))
+    return best_k(table, method), table
+
+
+def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5, min_cluster_size: int = 10):
+    """The BERTopic way to find K: UMAP (cosine, ``min_dist=0``) to 5-d, then HDBSCAN ("eom" selection).
+
+    Defaults are BERTopic's (``min_topic_size=10``). Returns ``(labels, info)``: label -1 marks
+    an outlier; ``info`` holds the number of clusters found, the outlier share and the seconds.
+    """
+    import umap
+    from sklearn.cluster import HDBSCAN
+
+    t = time.perf_counter()
+    z = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=0.0, metric="cosine",
+                  random_state=seed).fit_transform(np.asarray(x, dtype=np.float32))
+    labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom").fit_predict(z)
+    return labels, {"k": int(labels.max() + 1), "outliers": float(np.mean(labels < 0)),
+                    "seconds": time.perf_counter() - t}
