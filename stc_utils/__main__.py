@@ -6,6 +6,10 @@ mean ± std with the timings of each step. K is the number of classes unless ``-
 it, or ``--k auto`` chooses it without labels (lesson 06: ``stc_utils.cluster.choose_k`` over
 K = 2..``--k-max``, printing the chosen K and the criterion table before the results).
 
+``python -m stc_utils bench --datasets ... --methods all --seeds 5 --out results/bench.csv``:
+every method of lessons 02-04 on every dataset and seed, one CSV row each, resumable
+(``stc_utils.runner``). ``python -m stc_utils cluster FILE --out DIR``: cluster your own texts.
+
 ``python -m stc_utils check``: an environment check, one ``[OK]`` / ``[FAIL]`` line per
 dependency, model and dataset file.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .config import is_fast_run, seed_everything
 
@@ -121,6 +126,39 @@ def check() -> int:
     return 1 if failed else 0
 
 
+def bench(args) -> int:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .runner import bench as run_bench, markdown_table
+
+    torch.set_num_threads(args.threads)
+    fast = args.fast or is_fast_run()
+    with threadpool_limits(args.threads):
+        rows = run_bench(args.datasets, args.methods, args.seeds, args.out, n=args.n if args.n else (2000 if fast else None),
+                         fast=fast, device=args.device)
+    print(markdown_table(rows))
+    print(f"{len(rows)} rows in {args.out}")
+    return 0
+
+
+def cluster(args) -> int:
+    from .runner import cluster_file
+
+    summary = cluster_file(args.file, args.out, k=args.k, method=args.method, seed=args.seed, file_format=args.format,
+                           text_col=args.text_col, label_col=None if args.no_labels else args.label_col,
+                           model=args.model, device=args.device)
+    table = summary.pop("k table")
+    if table is not None:
+        print(f"chosen K = {summary['k']} without labels; the criterion table:")
+        print(table.round(4).to_string() + "\n")
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    print(f"wrote assignments.csv, clusters.md, map.png{', evaluation.json' if 'evaluation' in summary else ''}"
+          f"{', model.pt' if args.method == 'dec' else ''} to {args.out}")
+    return 0
+
+
 def _k_arg(value: str):
     if value == "auto":
         return value
@@ -152,16 +190,40 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     p.add_argument("--no-cache", action="store_true", help="recompute the embeddings")
+    from .runner import CLUSTER_METHODS
+
+    p = sub.add_parser("bench", help="every method x dataset x seed, one CSV row each, resumable")
+    p.add_argument("--datasets", nargs="+", default=["stackoverflow", "searchsnippets", "biomedical"])
+    p.add_argument("--methods", nargs="+", default=["all"], help="names from stc_utils.runner.METHODS, or all")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    p.add_argument("--out", type=Path, default=Path("results/bench.csv"), help="the CSV; rows already there are kept")
+    p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 with --fast)")
+    p.add_argument("--fast", action="store_true", help="2,000 texts and lesson 04's FAST_SETTINGS (also STC_FAST=1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch/OpenMP threads (default 1: the small DEC models run slower with two on 2 cores)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
+    p = sub.add_parser("cluster", help="cluster your own texts: assignments, cluster cards, a map")
+    p.add_argument("file", help="label<TAB>text, text<TAB>label, one text a line, .csv or .jsonl")
+    p.add_argument("--out", type=Path, required=True, help="folder for the results")
+    p.add_argument("--format", default="auto", choices=["auto", "label-text", "text-label", "text", "csv", "jsonl"])
+    p.add_argument("--text-col", default="text", help="CSV column / JSON field of the texts")
+    p.add_argument("--label-col", default="label", help="CSV column / JSON field of the labels, if any")
+    p.add_argument("--no-labels", action="store_true", help="ignore labels even if the file has them")
+    p.add_argument("--k", type=_k_arg, default="auto", help="number of clusters, or 'auto' (default)")
+    p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     sub.add_parser("check", help="check dependencies, the bundled model and the dataset files")
     args = parser.parse_args(argv)
     if args.command == "check":
         return check()
-    if args.command == "run":
+    if args.command in ("run", "bench", "cluster"):
         from .data import DataError
         from .embed import ModelNotAvailableError
 
         try:
-            return run(args)
+            return {"run": run, "bench": bench, "cluster": cluster}[args.command](args)
         except (DataError, ModelNotAvailableError, KeyError, ValueError) as err:
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err
             print(f"error: {msg}", file=sys.stderr)

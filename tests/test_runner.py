@@ -1,0 +1,107 @@
+"""The runner (``python -m stc_utils bench``) and ``cluster FILE``: resumable, clear errors, files written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stc_utils import runner
+from stc_utils.data import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args, **kwargs):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "STC_FAST": "1"}
+    return subprocess.Popen([sys.executable, "-m", "stc_utils", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_unknown_method_or_dataset_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="unknown method 'kmeans'.*bert_kmeans"):
+        runner.bench(["searchsnippets"], ["kmeans"], 1, tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="unknown dataset 'agnews'.*stackoverflow"):
+        runner.bench(["agnews"], ["all"], 1, tmp_path / "x.csv")
+    proc = _cli("bench", "--datasets", "searchsnippets", "--methods", "nope", "--out", str(tmp_path / "x.csv"))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "unknown method 'nope'" in err and "Traceback" not in err
+
+
+def test_bench_rows_scores_and_table(tmp_path):
+    out = tmp_path / "bench.csv"
+    rows = runner.bench(["searchsnippets"], ["bert_kmeans", "tfidf_kmeans"], 2, out, n=200, fast=True, progress=False)
+    assert len(rows) == 4 and set(rows["method"]) == {"bert_kmeans", "tfidf_kmeans"}
+    assert rows[list(runner.SCORES)].apply(lambda c: c.between(0, 1)).all().all()
+    again = runner.bench(["searchsnippets"], ["bert_kmeans", "tfidf_kmeans"], 2, out, n=200, fast=True, progress=False)
+    pd.testing.assert_frame_equal(again, pd.read_csv(out, dtype={"stop_reason": str}))  # nothing recomputed
+    assert len(again) == 4
+    table = runner.markdown_table(again)
+    assert table.count("\n") == 3 and "MiniLM mean pooling + K-means" in table and " ± " in table
+
+
+def test_killed_run_resumes_and_loses_at_most_the_row_in_progress(tmp_path):
+    """Kill the CLI as soon as its first row is on disk; the restart computes only what is missing."""
+    out = tmp_path / "bench.csv"
+    args = ["bench", "--datasets", "searchsnippets", "--methods", "bert_kmeans", "tfidf_kmeans", "w2v_sif_kmeans",
+            "--seeds", "2", "--n", "200", "--fast", "--out", str(out)]
+    proc = _cli(*args, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out.is_file() and len(pd.read_csv(out)) >= 1):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = pd.read_csv(out)  # a complete CSV: every row whole
+    assert 1 <= len(before) < 6 and not before[list(runner.SCORES)].isna().any().any()
+    proc = _cli(*args)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    after = pd.read_csv(out)
+    assert len(after) == 6 and not after.duplicated(["dataset", "method", "seed"]).any()
+    pd.testing.assert_frame_equal(after.iloc[: len(before)], before)  # the finished rows were kept as they were
+
+
+def test_class_tfidf_terms_pick_each_cluster_s_own_words():
+    texts = ["python pandas dataframe", "pandas dataframe merge", "java spring boot", "spring boot java bean"]
+    terms = runner.class_tfidf_terms(texts, [0, 0, 1, 1], n_terms=2)
+    assert set(terms[0]) <= {"pandas", "dataframe", "python", "merge"} and "pandas" in terms[0] + ["dataframe"]
+    assert set(terms[1]) <= {"java", "spring", "boot", "bean"}
+
+
+def test_cluster_file_writes_assignments_cards_map_and_evaluation(tmp_path):
+    ds = load_dataset("searchsnippets", n=120, seed=0)
+    path = tmp_path / "mine.tsv"
+    path.write_text("".join(f"{ds.class_names[y]}\t{t}\n" for t, y in zip(ds.texts, ds.labels)), encoding="utf-8")
+    proc = _cli("cluster", str(path), "--k", "4", "--out", str(tmp_path / "out"))
+    stdout, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    out = tmp_path / "out"
+    frame = pd.read_csv(out / "assignments.csv")
+    assert list(frame.columns) == ["text", "cluster", "confidence", "label"] and len(frame) == 120
+    assert frame["cluster"].between(0, 3).all() and frame["confidence"].between(0.25, 1).all()
+    cards = (out / "clusters.md").read_text(encoding="utf-8")
+    assert cards.count("## cluster") == 4 and "top terms" in cards
+    assert (out / "map.png").stat().st_size > 1000
+    scores = json.loads((out / "evaluation.json").read_text())
+    assert scores["true k"] == ds.n_classes and 0 < scores["acc"] <= 1
+    assert "acc" in stdout.lower()
+
+
+def test_cluster_file_errors_are_clear(tmp_path):
+    tiny = tmp_path / "two.txt"
+    tiny.write_text("one text\nanother text\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="at least 3"):
+        runner.cluster_file(tiny, tmp_path / "o", k=2, progress=False)
+    with pytest.raises(ValueError, match="unknown method 'hdbscan'"):
+        runner.cluster_file(tiny, tmp_path / "o", method="hdbscan", progress=False)
+    proc = _cli("cluster", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o"))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "no such file" in err and "Traceback" not in err
