@@ -7,7 +7,7 @@ with ``--self-train`` also the Self-Train pipeline on SIF-weighted STC^2 48-d Wo
 Hyper-parameters are ``stc_utils.autoencoder.SETTINGS`` (``FAST_SETTINGS`` with ``--fast``),
 fixed in advance and identical for every dataset; labels only score the results and set K.
 
-    python benchmarks/dec_benchmark.py --dataset searchsnippets --seeds 3
+    python benchmarks/dec_benchmark.py --dataset searchsnippets --seeds 5 --self-train --out benchmarks/results/dec_benchmark.jsonl
     python benchmarks/dec_benchmark.py --dataset stackoverflow --seeds 5 --self-train --out results/x.jsonl
     python benchmarks/dec_benchmark.py --dataset biomedical --seeds 1 --fast      # 2,000 texts
 
