@@ -146,7 +146,9 @@ class TopTrainedEncoder(nn.Module):
         precision = precision or default_precision(self.device)
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")
-        self.amp = None if precision == "fp32" else torch.bfloat16  # fp16 would need loss scaling
+        cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.amp = torch.bfloat16 if precision == "bf16" or (precision == "fp16" and cuda_bf16) else None  # fp16 training
+        # would need loss scaling: CUDA trains in bf16 where the GPU has it, else in fp32
         self.scale = self.bert.config.hidden_size ** 0.5
 
     def _layers(self, h, mask, layers):
@@ -265,11 +267,12 @@ def fit_semisupervised(
 
     1. Hold out a stratified ``holdout`` share of each class as V1 (never trained on); the rest
        is L, the unlabelled texts are the pool N.
-    2. Fine-tune the encoder's top ``train_layers`` and a linear classifier on L (``init_epochs``).
+    2. A linear classifier starts as logistic regression on L's frozen vectors (the baseline);
+       it and the encoder's top ``train_layers`` are fine-tuned on L for ``init_epochs``.
     3. Each round: move the texts of N whose predicted probability exceeds ``threshold`` into L
        with the predicted class; fit a spherical GaussianMixture with K components on L + N (the
-       Student-t kernel that follows is isotropic too; K x 384 diagonal variances add little on
-       a few thousand texts); its means start the centroids of q; P = DEC's target of q over
+       Student-t kernel that follows is isotropic too, and a full covariance needs d(d+1)/2
+       numbers per component); its means start the centroids of q; P = DEC's target of q over
        L + N, fixed for the round; then one epoch over L + N of
        ``alpha * InfoNCE(text, view) + beta * KL(P||Q) + CE on L + gamma * purity_loss on L``.
     4. Stop when N is empty, after ``max_rounds``, or when a round lowers the loss by less than
@@ -360,7 +363,7 @@ def fit_semisupervised(
         added, conf = np.zeros(0, dtype=int), np.zeros(0)
         if supervised:
             with torch.no_grad():
-                prob = torch.softmax(heads["classifier"](z_all[torch.as_tensor(ylab < 0)]).float(), 1).cpu().numpy()
+                prob = torch.softmax(heads["classifier"](z_all[torch.as_tensor(ylab < 0, device=device)]), 1).cpu().numpy()
             pool = np.flatnonzero(ylab < 0)
             keep = prob.max(1) > threshold
             added, conf = pool[keep], prob.max(1)[keep]
