@@ -184,7 +184,8 @@ def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5,
 
     t = time.perf_counter()
     z = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=0.0, metric="cosine",
-                  random_state=seed).fit_transform(np.asarray(x, dtype=np.float32))
-    labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom").fit_predict(z)
+                  random_state=seed, n_jobs=1).fit_transform(np.asarray(x, dtype=np.float32))  # seeded: one thread
+    labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom",
+                     copy=True).fit_predict(z)
     return labels, {"k": int(labels.max() + 1), "outliers": float(np.mean(labels < 0)),
                     "seconds": time.perf_counter() - t}

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from stc_utils.__main__ import main
-from stc_utils.cluster import CRITERIA, best_k, choose_k, elbow_curve
+from stc_utils.cluster import CRITERIA, best_k, choose_k, elbow_curve, umap_hdbscan
+from stc_utils.metrics import ari
 
 from conftest import needs_data
 
@@ -110,3 +111,11 @@ def test_cli_k_auto_prints_the_choice_before_the_results(capsys):
     assert row[:4] == ["searchsnippets", "300", "8", "5"]
     assert main(argv + ["--k", "400"]) == 2
     assert "larger than the number of texts (300)" in capsys.readouterr().err
+
+
+def test_umap_hdbscan_finds_separated_blobs_and_reports_outliers():
+    x, y = _blobs(k=4, n=400)
+    labels, info = umap_hdbscan(x, seed=0)
+    assert info["k"] == 4 and info["outliers"] < 0.05 and info["seconds"] > 0
+    kept = labels >= 0
+    assert ari(y[kept], labels[kept]) == 1.0
