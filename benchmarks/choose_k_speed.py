@@ -9,7 +9,9 @@ and, with ``--all``, every criterion of lesson 06 in one call, with each one's s
     python benchmarks/choose_k_speed.py --criterion silhouette
 
 Target (issue 10): <= 120 s on 2 CPU cores for the recommended criterion. The machine's load
-average at the start is recorded: other jobs on a shared machine only ever add time.
+average at the start is recorded: other jobs on a shared machine only ever add time. On a
+loaded machine set ``OMP_NUM_THREADS=1``: two BLAS/OpenMP threads competing with other jobs
+were several times slower than one (the committed result ran with one thread).
 Writes ``benchmarks/results/choose_k_speed.json``.
 """
 
