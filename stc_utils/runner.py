@@ -230,7 +230,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     table = None
     if k == "auto":
         top = min(40, max(3, n // 10), n - 1)
-        k, table = choose_k(x, range(2, top + 1), seed=seed)
+        k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED])  # the recommended criterion only
         times["choose K s"], t = time.perf_counter() - t, time.perf_counter()
     k = check_n_clusters(int(k), n)
     scale = input_scale(x)
