@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .cluster import check_n_clusters, kmeans
-from .dec import DECResult, fit_dec, soft_assignment, attention_assignment
+from .dec import ClusteringLayer, DECResult, fit_dec
 
 PRESETS = {"dec": (500, 500, 2000, 10), "small": (256, 32)}  # hidden sizes after the input
 FORMAT = 1
@@ -213,10 +213,9 @@ class DECModel:
         """Codes z of embeddings ``x``."""
         return self.autoencoder.encode(check_inputs(x) * self.scale)
 
+    @torch.no_grad()
     def predict_proba(self, x) -> np.ndarray:
-        z, mu = torch.as_tensor(self.transform(x)), torch.as_tensor(self.centers)
-        q = attention_assignment(z, mu) if self.assignment == "attention" else soft_assignment(z, mu, self.alpha)
-        return q.numpy()
+        return ClusteringLayer(self.centers, self.alpha, self.assignment)(torch.as_tensor(self.transform(x))).numpy()
 
     def predict_embeddings(self, x) -> np.ndarray:
         return self.predict_proba(x).argmax(1)
@@ -232,8 +231,7 @@ class DECModel:
                 f"this DEC model was trained on embeddings of "
                 f"{self.embedding.get('name', self.embedding.get('model'))!r} "
                 f"(identity {saved}), but the model available now is {encoder.name!r} (identity "
-                f"{encoder.identity}); install the same model or retrain"
-            )
+                f"{encoder.identity}); install the same model or retrain")
         return encoder
 
     def predict(self, texts: Sequence[str], **embed_kwargs) -> np.ndarray:

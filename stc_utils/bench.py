@@ -12,6 +12,7 @@ import platform
 import tempfile
 import time
 from typing import Sequence
+from unittest import mock
 
 import numpy as np
 
@@ -47,18 +48,10 @@ def embedding_throughput(texts: Sequence[str], repeats: int = 2, batch_size: int
         t_ours.append(time.perf_counter() - start)
     cos = (ours * ref).sum(1)
 
-    previous = os.environ.get("STC_CACHE_DIR")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["STC_CACHE_DIR"] = tmp
-        try:
-            kw_cache = {**kw, "cache": True}
-            start = time.perf_counter(); embed_texts(texts, **kw_cache); cold = time.perf_counter() - start
-            start = time.perf_counter(); warm_vec = embed_texts(texts, **kw_cache); warm = time.perf_counter() - start
-        finally:
-            if previous is None:
-                os.environ.pop("STC_CACHE_DIR", None)
-            else:
-                os.environ["STC_CACHE_DIR"] = previous
+    kw_cache = {**kw, "cache": True}
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {"STC_CACHE_DIR": tmp}):
+        start = time.perf_counter(); embed_texts(texts, **kw_cache); cold = time.perf_counter() - start
+        start = time.perf_counter(); warm_vec = embed_texts(texts, **kw_cache); warm = time.perf_counter() - start
     return {
         "texts": len(texts), "precision": precision, "batch_size": batch_size,
         "max_length": st.max_seq_length, "torch_threads": torch.get_num_threads(),

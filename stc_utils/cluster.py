@@ -23,8 +23,7 @@ def check_n_clusters(n_clusters: int, n_samples: int) -> int:
     if n_clusters > n_samples:
         raise ValueError(
             f"n_clusters={n_clusters} is larger than the number of texts ({n_samples}); "
-            "use fewer clusters or more texts"
-        )
+            "use fewer clusters or more texts")
     return int(n_clusters)
 
 
@@ -72,8 +71,7 @@ def kmeans_seeds(x, y_true, n_clusters: int | None = None, seeds=(0, 1, 2), n_in
     for seed in seeds:
         start = time.perf_counter()
         labels = kmeans(x, k, seed=seed, n_init=n_init, init=init)
-        row = {"seed": seed, **evaluate(y_true, labels), "seconds": time.perf_counter() - start}
-        rows.append(row)
+        rows.append({"seed": seed, **evaluate(y_true, labels), "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows)
 
 

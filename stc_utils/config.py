@@ -77,8 +77,7 @@ def get_device(prefer: str | None = None):
     if choice.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(
             f"device {choice!r} was requested (argument or STC_DEVICE) but CUDA is not "
-            "available on this machine; use 'cpu' or unset STC_DEVICE"
-        )
+            "available on this machine; use 'cpu' or unset STC_DEVICE")
     try:
         return torch.device(choice)
     except RuntimeError as err:
@@ -94,5 +93,4 @@ def setup_summary(seed: int = 0) -> str:
     mode = "FAST (CI) run: subsampled data" if is_fast_run() else "FULL run"
     return (
         f"seed={seed} | device={device} | {mode} | torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU threads"
-    )
+        f"{torch.get_num_threads()} CPU threads")

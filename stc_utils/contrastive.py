@@ -36,7 +36,7 @@ from torch import nn
 from . import dec
 from .cluster import check_n_clusters
 from .config import get_device
-from .embed import _pool, check_texts, default_precision, load_encoder
+from .embed import PRECISIONS, _pool, check_texts, default_precision, load_encoder
 
 _STOP = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been being it its this "
@@ -144,7 +144,7 @@ class TopTrainedEncoder(nn.Module):
         self.cut = n_layers - train_layers
         self.bert.encoder.layer[self.cut:].requires_grad_(True)
         precision = precision or default_precision(self.device)
-        if precision not in ("fp32", "bf16", "fp16"):
+        if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")
         cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.amp = torch.bfloat16 if precision == "bf16" or (precision == "fp16" and cuda_bf16) else None  # fp16 training

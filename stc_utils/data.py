@@ -71,7 +71,6 @@ class RemoteFile:
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
-    description: str
     texts: RemoteFile
     labels: RemoteFile | None
     n_texts: int
@@ -80,7 +79,6 @@ class DatasetInfo:
     layout: str = "separate"  # "separate": text file + label file; "text-tab-label": one file
     classes: RemoteFile | None = None  # a file listing the class names, one a line
     word2vec: str | None = None  # key into WORD2VEC
-    language: str = "en"
     balanced: bool = True  # all classes the same size
 
     @property
@@ -97,116 +95,57 @@ _GOAMEGAH = f"{_GH}/goamegah/Short-Text-Clustering/main/datasets"
 _THUC = f"{_GH}/649453932/Chinese-Text-Classification-Pytorch/master/THUCNews/data"
 
 DATASETS: dict[str, DatasetInfo] = {
-    "stackoverflow": DatasetInfo(
-        name="stackoverflow",
-        description="20,000 StackOverflow question titles, 20 tags (Xu et al. 2017)",
-        texts=RemoteFile(
-            "title_StackOverflow.txt",
-            f"{_JACOXU}/title_StackOverflow.txt",
-            "56fdb3932c6a2e35c1943b8a3d3c1cf51901fc1139e51b1587091898ffb22e86",
-        ),
-        labels=RemoteFile(
-            "label_StackOverflow.txt",
-            f"{_JACOXU}/label_StackOverflow.txt",
-            "ac6b52afbf696611680f8ea944be682bcdf1979b62fde2b5fa2a9dcc6ab8d7d3",
-        ),
-        n_texts=20000,
-        class_names=(
-            "wordpress", "oracle", "svn", "apache", "excel", "matlab", "visual-studio",
-            "cocoa", "osx", "bash", "spring", "hibernate", "scala", "sharepoint", "ajax",
-            "qt", "drupal", "linq", "haskell", "magento",
-        ),
-        label_base=1,
-        word2vec="stackoverflow",
+    "stackoverflow": DatasetInfo(  # 20,000 question titles, 20 tags (Xu et al. 2017)
+        name="stackoverflow", n_texts=20000, label_base=1, word2vec="stackoverflow",
+        texts=RemoteFile("title_StackOverflow.txt", f"{_JACOXU}/title_StackOverflow.txt",
+                         "56fdb3932c6a2e35c1943b8a3d3c1cf51901fc1139e51b1587091898ffb22e86"),
+        labels=RemoteFile("label_StackOverflow.txt", f"{_JACOXU}/label_StackOverflow.txt",
+                          "ac6b52afbf696611680f8ea944be682bcdf1979b62fde2b5fa2a9dcc6ab8d7d3"),
+        class_names=("wordpress", "oracle", "svn", "apache", "excel", "matlab", "visual-studio",
+                     "cocoa", "osx", "bash", "spring", "hibernate", "scala", "sharepoint", "ajax",
+                     "qt", "drupal", "linq", "haskell", "magento"),
     ),
-    "searchsnippets": DatasetInfo(
-        name="searchsnippets",
-        description="12,340 web search snippets, 8 domains (Phan et al. 2008)",
-        texts=RemoteFile(
-            "SearchSnippets.txt",
-            f"{_GOAMEGAH}/SearchSnippets/SearchSnippets.txt",
-            "611608df8e343df204acf5826e70fd3e590482d352b2c81bf2a6d37621677603",
-        ),
-        labels=RemoteFile(
-            "SearchSnippets_gnd.txt",
-            f"{_GOAMEGAH}/SearchSnippets/SearchSnippets_gnd.txt",
-            "03c0c750b699c29fb2c13cfbf62fa5e96a05694da9d5a9bd7fc4367cdd9735c6",
-        ),
-        n_texts=12340,
-        class_names=(
-            "business", "computers", "culture-arts-entertainment", "education-science",
-            "engineering", "health", "politics-society", "sports",
-        ),
-        label_base=1,
-        word2vec="searchsnippets",
-        balanced=False,
+    "searchsnippets": DatasetInfo(  # 12,340 web search snippets, 8 domains (Phan et al. 2008)
+        name="searchsnippets", n_texts=12340, label_base=1, word2vec="searchsnippets", balanced=False,
+        texts=RemoteFile("SearchSnippets.txt", f"{_GOAMEGAH}/SearchSnippets/SearchSnippets.txt",
+                         "611608df8e343df204acf5826e70fd3e590482d352b2c81bf2a6d37621677603"),
+        labels=RemoteFile("SearchSnippets_gnd.txt", f"{_GOAMEGAH}/SearchSnippets/SearchSnippets_gnd.txt",
+                          "03c0c750b699c29fb2c13cfbf62fa5e96a05694da9d5a9bd7fc4367cdd9735c6"),
+        class_names=("business", "computers", "culture-arts-entertainment", "education-science",
+                     "engineering", "health", "politics-society", "sports"),
     ),
-    "biomedical": DatasetInfo(
-        name="biomedical",
-        description="20,000 PubMed paper titles, 20 MeSH topics (BioASQ, Xu et al. 2017)",
-        texts=RemoteFile(
-            "Biomedical.txt",
-            f"{_GOAMEGAH}/Biomedical/Biomedical.txt",
-            "5824b74b2064a6b2940b15ab30bab8abe1bd42aa1ec4089e62a0ba28efa2ba87",
-        ),
-        labels=RemoteFile(
-            "Biomedical_gnd.txt",
-            f"{_GOAMEGAH}/Biomedical/Biomedical_gnd.txt",
-            "0b354f1c49240b1f048a453f630809a9ab4372b727ec21940ab23f95faa25420",
-            encoding="utf-16",  # UTF-16 LE with a BOM and CRLF line ends
-        ),
-        n_texts=20000,
-        class_names=(
-            "aging", "cats", "chemistry", "erythrocytes", "glucose", "insulin", "lung",
-            "lymphocytes", "mathematics", "mutation", "myocardium", "norepinephrine",
-            "potassium", "prognosis", "risk", "skin", "sodium", "spleen", "swine",
-            "temperature",
-        ),
-        label_base=1,
-        word2vec="biomedical",
+    "biomedical": DatasetInfo(  # 20,000 PubMed paper titles, 20 MeSH topics (BioASQ, Xu et al. 2017)
+        name="biomedical", n_texts=20000, label_base=1, word2vec="biomedical",
+        texts=RemoteFile("Biomedical.txt", f"{_GOAMEGAH}/Biomedical/Biomedical.txt",
+                         "5824b74b2064a6b2940b15ab30bab8abe1bd42aa1ec4089e62a0ba28efa2ba87"),
+        labels=RemoteFile("Biomedical_gnd.txt", f"{_GOAMEGAH}/Biomedical/Biomedical_gnd.txt",
+                          "0b354f1c49240b1f048a453f630809a9ab4372b727ec21940ab23f95faa25420",
+                          encoding="utf-16"),  # UTF-16 LE with a BOM and CRLF line ends
+        class_names=("aging", "cats", "chemistry", "erythrocytes", "glucose", "insulin", "lung",
+                     "lymphocytes", "mathematics", "mutation", "myocardium", "norepinephrine",
+                     "potassium", "prognosis", "risk", "skin", "sodium", "spleen", "swine",
+                     "temperature"),
     ),
-    "thucnews": DatasetInfo(
-        name="thucnews",
-        description="10,000 Chinese news titles, 10 categories (THUCNews subset)",
-        texts=RemoteFile(
-            "test.txt",
-            f"{_THUC}/test.txt",
-            "ebecc8c896635ad69730083ca7b81d37c42c9a5779bc05c9d2479d894e34f026",
-        ),
+    "thucnews": DatasetInfo(  # 10,000 Chinese news titles, 10 categories (THUCNews subset)
+        name="thucnews", n_texts=10000, label_base=0, layout="text-tab-label",
+        texts=RemoteFile("test.txt", f"{_THUC}/test.txt",
+                         "ebecc8c896635ad69730083ca7b81d37c42c9a5779bc05c9d2479d894e34f026"),
         labels=None,
-        classes=RemoteFile(
-            "class.txt",
-            f"{_THUC}/class.txt",
-            "005e8813ad639c219e5902dc84889202b4a717b4238497d26c3fbd5e43927a86",
-        ),
-        n_texts=10000,
-        class_names=(
-            "finance", "realty", "stocks", "education", "science", "society", "politics",
-            "sports", "game", "entertainment",
-        ),
-        label_base=0,
-        layout="text-tab-label",
-        language="zh",
+        classes=RemoteFile("class.txt", f"{_THUC}/class.txt",
+                           "005e8813ad639c219e5902dc84889202b4a717b4238497d26c3fbd5e43927a86"),
+        class_names=("finance", "realty", "stocks", "education", "science", "society", "politics",
+                     "sports", "game", "entertainment"),
     ),
 }
 
 # The 48-d word vectors that STC^2 (Xu et al. 2017) trained on in-domain corpora.
 WORD2VEC: dict[str, RemoteFile] = {
-    "stackoverflow": RemoteFile(
-        "w2v_sof_d48.txt",
-        f"{_GOAMEGAH}/stackoverflow/word2vec/w2v_sof_d48.txt",
-        "352bda7977ed76d8be24cba5f9b45c7e30e2b97598864e65663c91e786ee4d2b",
-    ),
-    "searchsnippets": RemoteFile(
-        "w2v_sst_d48.txt",
-        f"{_GOAMEGAH}/SearchSnippets/word2vec/w2v_sst_d48.txt",
-        "5f357c3be689b88d5047c876e1e11b39bd9131ee21a8553770ae9c1ccc32de92",
-    ),
-    "biomedical": RemoteFile(
-        "w2v_bio_d48.txt",
-        f"{_GOAMEGAH}/Biomedical/word2vec/w2v_bio_d48.txt",
-        "54341e4cc43ac56286af10ccfd4977a9fdcbb06207cf7611c60196ed5e1bd7c7",
-    ),
+    "stackoverflow": RemoteFile("w2v_sof_d48.txt", f"{_GOAMEGAH}/stackoverflow/word2vec/w2v_sof_d48.txt",
+                                "352bda7977ed76d8be24cba5f9b45c7e30e2b97598864e65663c91e786ee4d2b"),
+    "searchsnippets": RemoteFile("w2v_sst_d48.txt", f"{_GOAMEGAH}/SearchSnippets/word2vec/w2v_sst_d48.txt",
+                                 "5f357c3be689b88d5047c876e1e11b39bd9131ee21a8553770ae9c1ccc32de92"),
+    "biomedical": RemoteFile("w2v_bio_d48.txt", f"{_GOAMEGAH}/Biomedical/word2vec/w2v_bio_d48.txt",
+                             "54341e4cc43ac56286af10ccfd4977a9fdcbb06207cf7611c60196ed5e1bd7c7"),
 }
 
 
@@ -219,8 +158,7 @@ def dataset_info(name: str) -> DatasetInfo:
     if key not in DATASETS:
         raise KeyError(
             f"unknown dataset {name!r}; known datasets: {', '.join(available_datasets())}. "
-            "For your own file use stc_utils.data.load_text_file(path)."
-        )
+            "For your own file use stc_utils.data.load_text_file(path).")
     return DATASETS[key]
 
 
@@ -248,8 +186,7 @@ def verify_file(path: str | Path, expected_sha256: str) -> Path:
         raise ChecksumError(
             f"checksum mismatch for {path}: expected sha256 {expected_sha256}, got {actual}. "
             "The file is corrupted or a different version: delete it to download it again, "
-            f"or fix the copy that ${DATA_ENV} points to."
-        )
+            f"or fix the copy that ${DATA_ENV} points to.")
     _VERIFIED[key] = actual
     return path
 
@@ -275,8 +212,7 @@ def fetch_file(folder: str, remote: RemoteFile, download: bool | None = None) ->
     if env and not Path(env).expanduser().is_dir():
         raise DataNotFoundError(
             f"${DATA_ENV} is set to {env!r}, which is not a folder. Point it at a folder "
-            f"holding <dataset>/<file> copies (e.g. ../shared/datasets) or unset it."
-        )
+            f"holding <dataset>/<file> copies (e.g. ../shared/datasets) or unset it.")
     for base in data_dirs():
         candidate = base / folder / remote.filename
         if candidate.is_file():
@@ -289,29 +225,21 @@ def fetch_file(folder: str, remote: RemoteFile, download: bool | None = None) ->
         raise DataNotFoundError(
             f"{folder}/{remote.filename} was not found in {', '.join(map(str, data_dirs()))} "
             f"and downloads are off (STC_OFFLINE=1 or download=False). Set ${DATA_ENV} to a folder holding "
-            f"{folder}/{remote.filename}, or download it from {remote.url} into {target_dir}/."
-        )
+            f"{folder}/{remote.filename}, or download it from {remote.url} into {target_dir}/.")
     import pooch
 
     target_dir.mkdir(parents=True, exist_ok=True)
     try:
-        path = pooch.retrieve(
-            url=remote.url,
-            known_hash=f"sha256:{remote.sha256}",
-            fname=remote.filename,
-            path=target_dir,
-            downloader=pooch.HTTPDownloader(progressbar=True, timeout=DOWNLOAD_TIMEOUT_S),
-        )
+        path = pooch.retrieve(url=remote.url, known_hash=f"sha256:{remote.sha256}", fname=remote.filename,
+                              path=target_dir,
+                              downloader=pooch.HTTPDownloader(progressbar=True, timeout=DOWNLOAD_TIMEOUT_S))
     except ValueError as err:  # pooch's hash mismatch
-        raise ChecksumError(
-            f"the download of {remote.url} does not match sha256 {remote.sha256}: {err}"
-        ) from err
+        raise ChecksumError(f"the download of {remote.url} does not match sha256 {remote.sha256}: {err}") from err
     except Exception as err:  # network errors: offline, timeout, HTTP 404 ...
         raise DataNotFoundError(
             f"{folder}/{remote.filename} is not on disk and could not be downloaded from "
             f"{remote.url} ({type(err).__name__}: {err}). Offline? Set ${DATA_ENV} to a "
-            f"folder holding {folder}/{remote.filename}, or put the file in {target_dir}/."
-        ) from err
+            f"folder holding {folder}/{remote.filename}, or put the file in {target_dir}/.") from err
     return Path(path)
 
 
@@ -331,9 +259,7 @@ def read_lines(path: str | Path, encoding: str = "utf-8-sig") -> list[str]:
         hint = ""
         if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
             hint = " The file starts with a UTF-16 byte-order mark: try encoding='utf-16'."
-        raise DataFormatError(
-            f"{path} is not valid {requested}: {err.reason} at byte {err.start}.{hint}"
-        ) from err
+        raise DataFormatError(f"{path} is not valid {requested}: {err.reason} at byte {err.start}.{hint}") from err
     lines = [line.rstrip("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
@@ -357,9 +283,7 @@ class TextDataset:
         if self.labels is not None:
             self.labels = np.asarray(self.labels, dtype=np.int64)
             if len(self.labels) != len(self.texts):
-                raise DataFormatError(
-                    f"{self.name}: {len(self.texts)} texts but {len(self.labels)} labels"
-                )
+                raise DataFormatError(f"{self.name}: {len(self.texts)} texts but {len(self.labels)} labels")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -402,19 +326,12 @@ class TextDataset:
             if n < present:
                 raise ValueError(
                     f"a stratified subsample needs at least one text per class: "
-                    f"n={n} < {present} classes"
-                )
-            chosen, _ = train_test_split(
-                idx, train_size=n, stratify=self.labels, random_state=seed
-            )
+                    f"n={n} < {present} classes")
+            chosen, _ = train_test_split(idx, train_size=n, stratify=self.labels, random_state=seed)
         chosen = np.sort(chosen)
-        return TextDataset(
-            name=self.name,
-            texts=[self.texts[i] for i in chosen],
-            labels=None if self.labels is None else self.labels[chosen],
-            class_names=self.class_names,
-            source={**self.source, "subsample": {"n": n, "seed": seed}},
-        )
+        return TextDataset(self.name, [self.texts[i] for i in chosen],
+                           None if self.labels is None else self.labels[chosen], self.class_names,
+                           source={**self.source, "subsample": {"n": n, "seed": seed}})
 
 
 def _handle_empty(texts, labels, on_empty: str, name: str):
@@ -425,8 +342,7 @@ def _handle_empty(texts, labels, on_empty: str, name: str):
     if on_empty == "error":
         raise EmptyTextError(
             f"{name}: {len(empty)} empty or whitespace-only text(s) at line(s) {lines}. "
-            "Remove them, or pass on_empty='drop' to drop them (and their labels)."
-        )
+            "Remove them, or pass on_empty='drop' to drop them (and their labels).")
     if on_empty != "drop":
         raise ValueError(f"on_empty must be 'error' or 'drop', got {on_empty!r}")
     warnings.warn(f"{name}: dropped {len(empty)} empty text(s) at line(s) {lines}")
@@ -437,12 +353,7 @@ def _handle_empty(texts, labels, on_empty: str, name: str):
     return texts, labels
 
 
-def load_dataset(
-    name: str,
-    n: int | None = None,
-    seed: int = 0,
-    download: bool | None = None,
-) -> TextDataset:
+def load_dataset(name: str, n: int | None = None, seed: int = 0, download: bool | None = None) -> TextDataset:
     """Load a registered benchmark, verified, with 0-based labels and class names.
 
     ``n`` draws a stratified subsample (for fast runs); ``seed`` fixes it.
@@ -469,8 +380,7 @@ def load_dataset(
         if len(raw_labels) != len(texts):
             raise DataFormatError(
                 f"{info.name}: {len(texts)} texts in {text_path.name} but {len(raw_labels)} "
-                f"labels in {label_path.name}; the two files must have one line per text"
-            )
+                f"labels in {label_path.name}; the two files must have one line per text")
     try:
         labels = np.array([int(x) for x in raw_labels], dtype=np.int64) - info.label_base
     except ValueError as err:
@@ -479,19 +389,12 @@ def load_dataset(
         raise DataFormatError(f"{info.name}: expected {info.n_texts} texts, found {len(texts)}")
     if labels.min() < 0 or labels.max() >= info.n_classes:
         raise DataFormatError(
-            f"{info.name}: labels must lie in {info.label_base}..{info.label_base + info.n_classes - 1}"
-        )
+            f"{info.name}: labels must lie in {info.label_base}..{info.label_base + info.n_classes - 1}")
     counts = np.bincount(labels, minlength=info.n_classes)
     if (counts == 0).any() or (info.balanced and len(set(counts.tolist())) != 1):
         raise DataFormatError(f"{info.name}: unexpected class counts {counts.tolist()}")
     texts, _ = _handle_empty(texts, None, "error", info.name)
-    ds = TextDataset(
-        name=info.name,
-        texts=texts,
-        labels=labels,
-        class_names=list(info.class_names),
-        source={"files": [str(text_path)]},
-    )
+    ds = TextDataset(info.name, texts, labels, list(info.class_names), source={"files": [str(text_path)]})
     return ds.subsample(n, seed)
 
 
@@ -560,25 +463,16 @@ def _guess_tab_format(path: Path, lines: Sequence[str]) -> str:
             f"{path}: {len(with_tab)} of {len(lines)} lines have a TAB (label<TAB>text?) but "
             f"{len(missing)} do not, at line(s) {_line_list(missing)}. Fix those lines, or pass "
             "format='label-text' / 'text-label' (which stops at the first bad line) or "
-            "format='text' (every line is a text, labels included)."
-        )
+            "format='text' (every line is a text, labels included).")
     warnings.warn(
         f"{path}: format='auto' chose 'text' (one text a line, no labels): only "
         f"{len(with_tab)} of {len(lines)} lines have a TAB, at line(s) {_line_list(with_tab)}. "
-        "Pass format='text' to silence this, or fix the file if it is meant to be labelled."
-    )
+        "Pass format='text' to silence this, or fix the file if it is meant to be labelled.")
     return "text"
 
 
-def load_text_file(
-    path: str | Path,
-    format: str = "auto",
-    text_col: str = "text",
-    label_col: str | None = "label",
-    encoding: str = "utf-8",
-    on_empty: str = "error",
-    name: str | None = None,
-) -> TextDataset:
+def load_text_file(path: str | Path, format: str = "auto", text_col: str = "text", label_col: str | None = "label",
+                   encoding: str = "utf-8", on_empty: str = "error", name: str | None = None) -> TextDataset:
     """Load your own short texts.
 
     ``format``:
@@ -656,9 +550,7 @@ def load_text_file(
             except KeyError as err:
                 raise DataFormatError(f"{path}:{lineno}: no field {err.args[0]!r}") from err
     else:
-        raise ValueError(
-            f"unknown format {format!r}; use auto, label-text, text-label, text, csv or jsonl"
-        )
+        raise ValueError(f"unknown format {format!r}; use auto, label-text, text-label, text, csv or jsonl")
     if not texts:
         raise DataFormatError(f"{path}: no texts found")
     texts, raw_labels = _handle_empty(texts, raw_labels, on_empty, name)

@@ -172,24 +172,10 @@ def _check_fit_args(x, centers, target, assignment, gamma, decoder, update_inter
         raise ValueError("update_interval must be >= 1 and steps >= 0")
 
 
-def fit_dec(
-    x,
-    centers,
-    encoder: nn.Module | None = None,
-    steps: int = 200,
-    update_interval: int = 20,
-    batch_size: int = 256,
-    lr: float = 0.01,
-    tol: float = 0.001,
-    alpha: float = 1.0,
-    seed: int = 0,
-    device=None,
-    decoder: nn.Module | None = None,
-    gamma: float = 0.0,
-    target: str = "full",
-    assignment: str = "student",
-    min_share: float = 0.01,
-) -> DECResult:
+def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, update_interval: int = 20,
+            batch_size: int = 256, lr: float = 0.01, tol: float = 0.001, alpha: float = 1.0, seed: int = 0,
+            device=None, decoder: nn.Module | None = None, gamma: float = 0.0, target: str = "full",
+            assignment: str = "student", min_share: float = 0.01) -> DECResult:
     """Train centroids (and ``encoder``, if given) by minimising KL(P || Q) as in DEC.
 
     Every ``update_interval`` steps the target P is recomputed over the *whole* dataset and
@@ -243,11 +229,8 @@ def fit_dec(
             p_all = sharpen(target_distribution(q_all))
             labels = q_all.argmax(1).cpu().numpy()
             change = 1.0 if previous is None else label_change_rate(previous, labels)
-            record = {
-                "step": step, "loss": float(kl_loss(p_all, sharpen(q_all))), "label_change": change,
-                "mean_max_q": mean_max_q(q_all),
-                "size_entropy": cluster_size_entropy(labels, k),
-            }
+            record = {"step": step, "loss": float(kl_loss(p_all, sharpen(q_all))), "label_change": change,
+                      "mean_max_q": mean_max_q(q_all), "size_entropy": cluster_size_entropy(labels, k)}
             if decoder is not None:
                 with torch.no_grad():
                     record["recon"] = float(nn.functional.mse_loss(_embed_all(decoder.eval(), z_all, 1024), x))

