@@ -7,8 +7,9 @@ it, or ``--k auto`` chooses it without labels (lesson 06: ``stc_utils.cluster.ch
 K = 2..``--k-max``, printing the chosen K and the criterion table before the results).
 
 ``python -m stc_utils bench --datasets ... --methods all --seeds 5 --out results/bench.csv``:
-every method of lessons 02-04 on every dataset and seed, one CSV row each, resumable
-(``stc_utils.runner``). ``python -m stc_utils cluster FILE --out DIR``: cluster your own texts.
+every method of lessons 02-05 on every dataset and seed, one CSV row each, resumable
+(``stc_utils.runner``); lesson 05's few-label methods join with ``--label-fraction 0.1``.
+``python -m stc_utils cluster FILE --out DIR``: cluster your own texts.
 
 ``python -m stc_utils check``: an environment check, one ``[OK]`` / ``[FAIL]`` line per
 dependency, model and dataset file.
@@ -136,7 +137,7 @@ def bench(args) -> int:
     fast = args.fast or is_fast_run()
     with threadpool_limits(args.threads):
         rows = run_bench(args.datasets, args.methods, args.seeds, args.out, n=args.n if args.n else (2000 if fast else None),
-                         fast=fast, device=args.device)
+                         fast=fast, device=args.device, label_fraction=args.label_fraction)
     print(markdown_table(rows))
     print(f"{len(rows)} rows in {args.out}")
     return 0
@@ -199,6 +200,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("results/bench.csv"), help="the CSV; rows already there are kept")
     p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 with --fast)")
     p.add_argument("--fast", action="store_true", help="2,000 texts and lesson 04's FAST_SETTINGS (also STC_FAST=1)")
+    p.add_argument("--label-fraction", type=float, default=None,
+                   help="adds lesson 05's few-label methods: the share of each class's labels they see (e.g. 0.1)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch/OpenMP threads (default 1: the small DEC models run slower with two on 2 cores)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")

@@ -113,8 +113,9 @@ def purity_loss(q: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.
     """H(label | cluster) of labelled rows under soft assignment q: sum_j m_j H(pi_j) / sum_j m_j.
 
     m_j = sum_i q_ij is the labelled mass of cluster j and pi_jc its share of class c. 0 when every
-    cluster holds one label; log m for m labels mixed evenly. A cluster's count is exp(Renyi-0
-    entropy) - 1; Shannon's entropy is the member of that family differentiable in the shares.
+    cluster holds one label; log r for r labels mixed evenly. A cluster's term of the count is
+    exp(Renyi-0 entropy) - 1, piecewise constant in the shares; Shannon's (order 1) is smooth, and
+    its mass-weighted mean is H(label | cluster).
     """
     counts = F.one_hot(labels, n_classes).to(q.dtype).T @ q  # (classes, clusters) soft counts
     mass = counts.sum(0)

@@ -1,6 +1,7 @@
 """The researcher's runner and the user's own texts: every lesson's method from one command.
 
-Gathers lessons 02-05 (``python -m stc_utils bench``) and applies them to a file of your own
+Gathers lessons 02-05 (``python -m stc_utils bench``; the few-label methods of lesson 05 with
+``--label-fraction``) and applies them to a file of your own
 (``python -m stc_utils cluster FILE``); the README's Results section is generated from the
 runner's CSV by ``tools/results_table.py``.
 
@@ -31,19 +32,36 @@ METHODS = {
     "dec": ("04", "MiniLM + autoencoder + DEC"),
     "idec": ("04", "MiniLM + autoencoder + IDEC"),
     "self_train": ("04", "Self-Train: Word2Vec SIF + autoencoder + DEC, K-means on the codes"),
+    "sccl": ("05", "MiniLM top layer + InfoNCE + DEC KL, zero labels (SCCL mode)"),
+    "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
+    "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
 DEC_FAMILY = ("ae_kmeans", "dec", "idec", "self_train")
+FEW_LABELS = ("fewlabel_lr", "fewlabel")  # need --label-fraction; scored on the texts whose labels were hidden
 SCORES = ("acc", "nmi", "ami", "ari", "f1")
-KEY = ("dataset", "method", "seed", "n", "fast")
+KEY = ("dataset", "method", "seed", "n", "fast", "label_fraction")
+SCCL_ROUNDS = 3  # lesson 05's full run: <= 3 rounds (one epoch each over all texts)
 
 
-def check_names(names, known, what: str) -> list[str]:
-    """``names`` (``all`` expands to every known one) or a ValueError listing the known ones."""
-    names = list(known) if list(names) == ["all"] else list(names)
+def check_names(names, known, what: str, all_means=None) -> list[str]:
+    """``names`` (``all`` expands to ``all_means``, default every known one) or a ValueError listing the known ones."""
+    names = list(all_means or known) if list(names) == ["all"] else list(names)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {', '.join(known)} (or all)")
     return names
+
+
+def hide_labels(labels, fraction: float, seed: int) -> np.ndarray:
+    """-1 everywhere except a stratified ``fraction`` of each class (at least 2 per class: one for
+    lesson 05's validation set V1, one to train on), chosen with ``seed``."""
+    labels = np.asarray(labels)
+    rng, out = np.random.default_rng(seed), np.full(len(labels), -1)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        chosen = rng.choice(idx, min(len(idx), max(2, round(fraction * len(idx)))), replace=False)
+        out[chosen] = labels[chosen]
+    return out
 
 
 class Inputs:
@@ -73,8 +91,13 @@ class Inputs:
         return self._memo[rep]
 
 
-def run_method(inputs: Inputs, method: str, seed: int, fast: bool) -> dict:
-    """Scores, seconds, stop reason and settings of one method on one seed (labels only score)."""
+def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float = 0.0) -> dict:
+    """Scores, seconds, stop reason and settings of one method on one seed.
+
+    Labels only score, except for :data:`FEW_LABELS`, which see ``label_fraction`` of them
+    (:func:`hide_labels`) and are scored on the other texts: ACC is then the plain accuracy of
+    the predicted classes and F1 their macro F1 (no matching: a classifier names its classes).
+    """
     from sklearn.preprocessing import normalize
 
     from .autoencoder import FAST_SETTINGS, SETTINGS, compare_methods
@@ -93,6 +116,8 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool) -> dict:
         row = inputs._memo[family, seed][method]
         return {**{s: row[s] for s in SCORES}, "seconds": row["seconds"], "stop_reason": row["stop_reason"],
                 "settings": json.dumps(settings, sort_keys=True)}
+    if method == "sccl" or method in FEW_LABELS:
+        return _run_lesson05(inputs, method, seed, fast, label_fraction)
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
                  "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp")}[method]
     x = inputs.get(rep)
@@ -104,9 +129,44 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool) -> dict:
             "settings": json.dumps({"n_init": 10, "init": init})}
 
 
+def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    from .contrastive import fit_semisupervised, holdout_split
+    from .metrics import evaluate
+
+    y, k, texts = inputs.ds.labels, inputs.ds.n_classes, inputs.ds.texts
+    settings = {"max_rounds": 1 if fast else SCCL_ROUNDS}  # the other settings: fit_semisupervised's defaults
+    start = time.perf_counter()
+    if method == "sccl":
+        fit = fit_semisupervised(texts, None, n_clusters=k, seed=seed, device=inputs.device, **settings)
+        scores = evaluate(y, fit.labels)
+        return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2),
+                "stop_reason": fit.stop_reason, "settings": json.dumps(settings, sort_keys=True)}
+    seen = hide_labels(y, label_fraction, seed)
+    hidden = np.flatnonzero(seen < 0)
+    if method == "fewlabel":
+        fit = fit_semisupervised(texts, seen, seed=seed, device=inputs.device, **settings)
+        pred, stop = fit.labels, fit.stop_reason
+    else:  # the starting point of fit_semisupervised: LR on the same L (V1 held out the same way)
+        x, (_, train) = inputs.get("bert"), holdout_split(seen, 0.2, seed)
+        pred, stop, settings = LogisticRegression(max_iter=1000).fit(x[train], y[train]).predict(x), None, {}
+    scores = evaluate(y[hidden], pred[hidden])
+    scores |= {"acc": float(np.mean(pred[hidden] == y[hidden])),
+               "f1": float(f1_score(y[hidden], pred[hidden], average="macro"))}
+    settings |= {"label_fraction": label_fraction, "labelled": int(len(y) - len(hidden)),
+                 "scored_on": "the texts whose labels were hidden", "acc, f1": "plain accuracy, macro F1 (no matching)"}
+    return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2), "stop_reason": stop,
+            "settings": json.dumps(settings, sort_keys=True)}
+
+
 def read_rows(path: Path) -> pd.DataFrame:
     if path.is_file() and path.stat().st_size:
-        return pd.read_csv(path, dtype={"stop_reason": str})
+        rows = pd.read_csv(path, dtype={"stop_reason": str})
+        if "label_fraction" not in rows:  # a CSV from before the few-label methods: all unsupervised
+            rows.insert(KEY.index("label_fraction"), "label_fraction", 0.0)
+        return rows
     return pd.DataFrame(columns=[*KEY, *SCORES])
 
 
@@ -121,22 +181,33 @@ def write_rows(rows: pd.DataFrame, path: Path) -> None:
 
 
 def bench(datasets, methods, seeds: int, out, n: int | None = None, fast: bool = False, device=None,
-          progress: bool = True) -> pd.DataFrame:
-    """Every (dataset, method, seed) not yet in ``out``; returns all rows of ``out``."""
+          progress: bool = True, label_fraction: float | None = None) -> pd.DataFrame:
+    """Every (dataset, method, seed) not yet in ``out``; returns all rows of ``out``.
+
+    ``methods=["all"]``: every unsupervised method, and :data:`FEW_LABELS` too when
+    ``label_fraction`` is given (the share of each class's labels they may see).
+    """
     from tqdm.auto import tqdm
 
     from .data import available_datasets
 
     datasets = check_names(datasets, available_datasets(), "dataset")
-    methods = check_names(methods, METHODS, "method")
+    unsupervised = [m for m in METHODS if m not in FEW_LABELS]
+    methods = check_names(methods, METHODS, "method", unsupervised + (list(FEW_LABELS) if label_fraction else []))
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
+    if label_fraction is not None and not 0 < label_fraction < 1:
+        raise ValueError(f"label_fraction must lie strictly between 0 and 1, got {label_fraction}")
+    if not label_fraction and set(methods) & set(FEW_LABELS):
+        raise ValueError(f"{', '.join(m for m in methods if m in FEW_LABELS)} need(s) a label fraction "
+                         "(--label-fraction 0.1: 10 % of each class's labels are seen)")
     out = Path(out)
     rows = read_rows(out)
     n_key = -1 if n is None else int(n)  # -1: all texts
     done = {tuple(r) for r in rows[list(KEY)].astype(str).itertuples(index=False)}
+    frac = {m: float(label_fraction) if m in FEW_LABELS else 0.0 for m in methods}
     jobs = [(d, m, s) for d in datasets for m in methods for s in range(seeds)
-            if (d, m, str(s), str(n_key), str(fast)) not in done]
+            if (d, m, str(s), str(n_key), str(fast), str(frac[m])) not in done]
     bar = tqdm(total=len(datasets) * len(methods) * seeds, initial=len(datasets) * len(methods) * seeds - len(jobs),
                desc="bench", disable=not progress)
     inputs = None
@@ -144,9 +215,9 @@ def bench(datasets, methods, seeds: int, out, n: int | None = None, fast: bool =
         if inputs is None or inputs.name != dataset:
             inputs = Inputs(dataset, n, device)
         bar.set_postfix_str(f"{dataset} {method} seed {seed}")
-        result = run_method(inputs, method, seed, fast)
+        result = run_method(inputs, method, seed, fast, frac[method])
         row = {"dataset": dataset, "method": method, "seed": seed, "n": n_key, "fast": fast,
-               "texts": len(inputs.ds), "k": inputs.ds.n_classes, **result}
+               "label_fraction": frac[method], "texts": len(inputs.ds), "k": inputs.ds.n_classes, **result}
         rows = pd.concat([rows, pd.DataFrame([row])], ignore_index=True) if len(rows) else pd.DataFrame([row])
         write_rows(rows, out)
         bar.update()
@@ -160,9 +231,12 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
     lines = ["| dataset | method | " + " | ".join(s.upper() for s in scores) + " | s / run | seeds |",
              "|---" * (len(scores) + 4) + "|"]
-    for (dataset, method), g in rows.groupby(["dataset", "method"], sort=False):
+    if "label_fraction" not in rows:
+        rows = rows.assign(label_fraction=0.0)
+    for (dataset, method, frac), g in rows.groupby(["dataset", "method", "label_fraction"], sort=False):
         stats = format_summary(summarize(g.to_dict("records"), scores))
-        lines.append(f"| {dataset} | {METHODS.get(method, (None, method))[1]} | "
+        name = METHODS.get(method, (None, method))[1] + (f" ({frac:.0%} labels; scored on the rest)" if frac else "")
+        lines.append(f"| {dataset} | {name} | "
                      + " | ".join(stats[s] for s in scores) + f" | {g['seconds'].mean():.0f} | {len(g)} |")
     return "\n".join(lines)
 

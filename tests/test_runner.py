@@ -105,3 +105,61 @@ def test_cluster_file_errors_are_clear(tmp_path):
     proc = _cli("cluster", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o"))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "no such file" in err and "Traceback" not in err
+
+
+def test_hide_labels_keeps_a_stratified_share_of_each_class():
+    y = np.repeat(np.arange(4), [50, 30, 12, 3])
+    seen = runner.hide_labels(y, 0.1, seed=0)
+    kept = {c: int((seen == c).sum()) for c in range(4)}
+    assert kept == {0: 5, 1: 3, 2: 2, 3: 2}  # round(10 %), at least 2 per class
+    assert ((seen == -1) | (seen == y)).all()  # a seen label is the true one
+    assert (runner.hide_labels(y, 0.1, seed=0) == seen).all() and (runner.hide_labels(y, 0.1, seed=1) != seen).any()
+
+
+def test_few_label_methods_need_a_fraction_and_all_adds_them_only_with_one(tmp_path):
+    with pytest.raises(ValueError, match="fewlabel need.*--label-fraction"):
+        runner.bench(["searchsnippets"], ["fewlabel"], 1, tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        runner.bench(["searchsnippets"], ["fewlabel"], 1, tmp_path / "x.csv", label_fraction=1.5)
+    proc = _cli("bench", "--datasets", "searchsnippets", "--methods", "fewlabel_lr", "--out", str(tmp_path / "x.csv"))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "label fraction" in err and "Traceback" not in err
+    unsupervised = runner.check_names(["all"], runner.METHODS, "method", [m for m in runner.METHODS if m not in runner.FEW_LABELS])
+    assert "sccl" in unsupervised and not set(unsupervised) & set(runner.FEW_LABELS)
+
+
+def test_lesson05_methods_in_the_runner(tmp_path):
+    """Zero labels (SCCL mode) scored on all texts; few labels scored on the texts whose labels were hidden."""
+    out = tmp_path / "bench.csv"
+    rows = runner.bench(["searchsnippets"], ["sccl", "fewlabel_lr", "fewlabel"], 1, out, n=200, fast=True,
+                        progress=False, label_fraction=0.1)
+    by = rows.set_index("method")
+    assert list(by["label_fraction"]) == [0.0, 0.1, 0.1] and by.loc["sccl", "stop_reason"] == "max_rounds"
+    assert rows[list(runner.SCORES)].apply(lambda c: c.between(0, 1)).all().all()
+    settings = json.loads(by.loc["fewlabel", "settings"])
+    ds = load_dataset("searchsnippets", n=200, seed=0)
+    expected = sum(max(2, round(0.1 * c)) for c in np.bincount(ds.labels))  # round(10 %) of each class, >= 2
+    assert settings["labelled"] == expected and settings["max_rounds"] == 1
+    # the LR starting point, scored as the runner scores it: plain accuracy on the hidden texts
+    from sklearn.linear_model import LogisticRegression
+
+    from stc_utils.contrastive import holdout_split
+    from stc_utils.embed import embed_texts
+
+    seen = runner.hide_labels(ds.labels, 0.1, 0)
+    _, train = holdout_split(seen, 0.2, 0)
+    x = embed_texts(ds.texts, progress=False)
+    pred = LogisticRegression(max_iter=1000).fit(x[train], ds.labels[train]).predict(x)
+    assert by.loc["fewlabel_lr", "acc"] == pytest.approx(np.mean(pred[seen < 0] == ds.labels[seen < 0]))
+    again = runner.bench(["searchsnippets"], ["sccl", "fewlabel_lr", "fewlabel"], 1, out, n=200, fast=True,
+                         progress=False, label_fraction=0.1)
+    pd.testing.assert_frame_equal(again, pd.read_csv(out, dtype={"stop_reason": str}))  # nothing recomputed
+    assert len(again) == 3
+
+
+def test_a_csv_from_before_label_fractions_resumes(tmp_path):
+    out = tmp_path / "bench.csv"
+    runner.bench(["searchsnippets"], ["tfidf_kmeans"], 1, out, n=200, fast=True, progress=False)
+    pd.read_csv(out).drop(columns="label_fraction").to_csv(out, index=False)  # the old format
+    rows = runner.bench(["searchsnippets"], ["tfidf_kmeans"], 1, out, n=200, fast=True, progress=False)
+    assert len(rows) == 1 and rows["label_fraction"].tolist() == [0.0]
