@@ -125,6 +125,7 @@ def purity_loss(q: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.
 
 
 _FROZEN: OrderedDict = OrderedDict()  # lower-layer states per (model, cut, ..., text): reused across fits
+FROZEN_MAX = 50_000  # states kept (about 1 GB of bf16 states for short texts)
 
 
 class TopTrainedEncoder(nn.Module):
@@ -182,9 +183,12 @@ class TopTrainedEncoder(nn.Module):
                 h = self._layers(h, batch["attention_mask"], self.bert.encoder.layer[:self.cut])
             for row, i in enumerate(idx):
                 _FROZEN[(config, missing[i])] = h[row, :len(ids[i])].to(self.amp or torch.float32).clone()
-        while len(_FROZEN) > 50_000:  # about 1 GB of bf16 states for short texts
+        out = [_FROZEN[(config, t)] for t in texts]
+        for t in dict.fromkeys(texts):  # least recently used first out; this call's states are the newest
+            _FROZEN.move_to_end((config, t))
+        while len(_FROZEN) > FROZEN_MAX:
             _FROZEN.popitem(last=False)
-        return [_FROZEN[(config, t)] for t in texts]
+        return out
 
     def forward(self, states: list[torch.Tensor]) -> torch.Tensor:
         h = nn.utils.rnn.pad_sequence(states, batch_first=True)

@@ -165,6 +165,19 @@ def test_top_trained_encoder_matches_embed_texts():
     assert trainable == {"5"}  # only the top layer of the 6 learns
 
 
+def test_frozen_states_survive_the_cache_limit(monkeypatch):
+    """A call needing more states than the cache keeps still gets all of them (regression: a bench run of
+    sccl over three datasets once died with a KeyError when the oldest entries were evicted mid-call)."""
+    enc = C.TopTrainedEncoder(precision="fp32")
+    monkeypatch.setattr(C, "FROZEN_MAX", 3)
+    monkeypatch.setattr(C, "_FROZEN", C.OrderedDict())
+    first = enc.frozen(TEXTS[:2])
+    states = enc.frozen(TEXTS[:6])  # more than the cache holds
+    assert len(states) == 6 and len(C._FROZEN) == 3
+    assert all(torch.equal(a, b) for a, b in zip(first, states[:2]))
+    assert [k[1] for k in C._FROZEN] == TEXTS[3:6]  # the most recently used stay
+
+
 @needs_wordnet
 def test_fit_semisupervised_end_to_end_and_deterministic():
     r = C.fit_semisupervised(TEXTS, LABELS, seed=0, **TINY)
