@@ -41,6 +41,7 @@ FEW_LABELS = ("fewlabel_lr", "fewlabel")  # need --label-fraction; scored on the
 SCORES = ("acc", "nmi", "ami", "ari", "f1")
 KEY = ("dataset", "method", "seed", "n", "fast", "label_fraction")
 SCCL_ROUNDS = 3  # lesson 05's full run: <= 3 rounds (one epoch each over all texts)
+HOLDOUT = 0.2  # V1's share of the seen labels, for fewlabel and for its LR starting point alike
 
 
 def check_names(names, known, what: str, all_means=None) -> list[str]:
@@ -147,10 +148,10 @@ def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_frac
     seen = hide_labels(y, label_fraction, seed)
     hidden = np.flatnonzero(seen < 0)
     if method == "fewlabel":
-        fit = fit_semisupervised(texts, seen, seed=seed, device=inputs.device, **settings)
+        fit = fit_semisupervised(texts, seen, holdout=HOLDOUT, seed=seed, device=inputs.device, **settings)
         pred, stop = fit.labels, fit.stop_reason
     else:  # the starting point of fit_semisupervised: LR on the same L (V1 held out the same way)
-        x, (_, train) = inputs.get("bert"), holdout_split(seen, 0.2, seed)
+        x, (_, train) = inputs.get("bert"), holdout_split(seen, HOLDOUT, seed)
         pred, stop, settings = LogisticRegression(max_iter=1000).fit(x[train], y[train]).predict(x), None, {}
     scores = evaluate(y[hidden], pred[hidden])
     scores |= {"acc": float(np.mean(pred[hidden] == y[hidden])),
@@ -231,8 +232,6 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
     lines = ["| dataset | method | " + " | ".join(s.upper() for s in scores) + " | s / run | seeds |",
              "|---" * (len(scores) + 4) + "|"]
-    if "label_fraction" not in rows:
-        rows = rows.assign(label_fraction=0.0)
     for (dataset, method, frac), g in rows.groupby(["dataset", "method", "label_fraction"], sort=False):
         stats = format_summary(summarize(g.to_dict("records"), scores))
         name = METHODS.get(method, (None, method))[1] + (f" ({frac:.0%} labels; scored on the rest)" if frac else "")
