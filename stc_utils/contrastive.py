@@ -21,7 +21,6 @@ import copy
 import random
 import re
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import SimpleNamespace
@@ -36,7 +35,7 @@ from torch import nn
 from . import dec
 from .cluster import check_n_clusters
 from .config import get_device
-from .embed import PRECISIONS, _pool, check_texts, default_precision, load_encoder
+from .embed import PRECISIONS, check_texts, default_precision, load_encoder, pool
 
 _STOP = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been being it its this "
@@ -124,18 +123,17 @@ def purity_loss(q: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.
     return (mass * entropy).sum() / mass.sum().clamp_min(1e-12)
 
 
-_FROZEN: OrderedDict = OrderedDict()  # lower-layer states per (model, cut, ..., text): reused across fits
-FROZEN_MAX = 50_000  # states kept (about 1 GB of bf16 states for short texts)
-
-
 class TopTrainedEncoder(nn.Module):
     """MiniLM (or any BERT) whose top ``train_layers`` layers learn; the ones below stay frozen.
 
-    The frozen part runs once per text (:meth:`frozen`, memoised); training and embedding run only
-    the top layers. Output: mean pooling, L2-normalised, times sqrt(d) (DEC's scaling, lesson 04).
+    The frozen part runs once per text (:meth:`frozen`); training and embedding run only the top
+    layers. Output: mean pooling, L2-normalised, times sqrt(d) (DEC's scaling, lesson 04).
+    ``cache``: a dict the caller owns, text -> frozen states (keyed with the model and settings), to
+    reuse the frozen pass across fits; by default each encoder keeps its own.
     """
 
-    def __init__(self, model=None, device=None, train_layers: int = 1, max_length: int = 64, precision=None):
+    def __init__(self, model=None, device=None, train_layers: int = 1, max_length: int = 64, precision=None,
+                 cache: dict | None = None):
         super().__init__()
         base = load_encoder(model, None if device is None else str(device))
         self.identity, self.tokenizer, self.device, self.max_length = base.identity, base.tokenizer, base.device, max_length
@@ -147,13 +145,17 @@ class TopTrainedEncoder(nn.Module):
         self.bert.encoder.layer[self.cut:].requires_grad_(True)
         precision = precision or default_precision(self.device)
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; use 'fp32' or 'bf16'")
+            raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}, "
+                             "or None for the device's default (fp16 trains in bf16 on CUDA, else fp32)")
         cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.amp = torch.bfloat16 if precision == "bf16" or (precision == "fp16" and cuda_bf16) else None  # fp16 training
         # would need loss scaling: CUDA trains in bf16 where the GPU has it, else in fp32
         self.scale = self.bert.config.hidden_size ** 0.5
+        self.cache = {} if cache is None else cache
 
     def _layers(self, h, mask, layers):
+        # Runs BERT layers one by one, as BertModel does inside (its mask helper, ``layer(h, mask)``):
+        # transformers internals, so tests/test_contrastive.py checks the output against embed_texts.
         try:
             from transformers.masking_utils import create_bidirectional_mask
             m = create_bidirectional_mask(config=self.bert.config, inputs_embeds=h, attention_mask=mask)
@@ -169,9 +171,9 @@ class TopTrainedEncoder(nn.Module):
 
     @torch.no_grad()
     def frozen(self, texts, batch_size: int = 128) -> list[torch.Tensor]:
-        """Each text's hidden states at the input of the first trained layer, ``(tokens, d)``; memoised per text."""
+        """Each text's hidden states at the input of the first trained layer, ``(tokens, d)``; kept in ``cache``."""
         config = (self.identity, self.cut, self.max_length, str(self.amp), str(self.device))
-        missing = [t for t in dict.fromkeys(texts) if (config, t) not in _FROZEN]
+        missing = [t for t in dict.fromkeys(texts) if (config, t) not in self.cache]
         ids = self.tokenizer(missing, truncation=True, max_length=self.max_length)["input_ids"] if missing else []
         order = np.argsort([len(x) for x in ids], kind="stable")
         self.bert.eval()
@@ -182,13 +184,8 @@ class TopTrainedEncoder(nn.Module):
                 h = self.bert.embeddings(input_ids=batch["input_ids"])
                 h = self._layers(h, batch["attention_mask"], self.bert.encoder.layer[:self.cut])
             for row, i in enumerate(idx):
-                _FROZEN[(config, missing[i])] = h[row, :len(ids[i])].to(self.amp or torch.float32).clone()
-        out = [_FROZEN[(config, t)] for t in texts]
-        for t in dict.fromkeys(texts):  # least recently used first out; this call's states are the newest
-            _FROZEN.move_to_end((config, t))
-        while len(_FROZEN) > FROZEN_MAX:
-            _FROZEN.popitem(last=False)
-        return out
+                self.cache[(config, missing[i])] = h[row, :len(ids[i])].to(self.amp or torch.float32).clone()
+        return [self.cache[(config, t)] for t in texts]
 
     def forward(self, states: list[torch.Tensor]) -> torch.Tensor:
         h = nn.utils.rnn.pad_sequence(states, batch_first=True)
@@ -196,7 +193,7 @@ class TopTrainedEncoder(nn.Module):
         mask = (torch.arange(h.shape[1], device=h.device)[None] < lengths[:, None]).long()
         with self._autocast():
             h = self._layers(h, mask, self.bert.encoder.layer[self.cut:])
-        return F.normalize(_pool(SimpleNamespace(last_hidden_state=h), mask, "mean"), dim=-1) * self.scale
+        return F.normalize(pool(SimpleNamespace(last_hidden_state=h), mask, "mean"), dim=-1) * self.scale
 
     @torch.no_grad()
     def encode(self, states, batch_size: int = 256) -> torch.Tensor:
@@ -219,12 +216,14 @@ class ContrastiveResult:
     v1: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # held-out indices
     pseudo: list[dict] = field(default_factory=list)  # per round: index, label, confidence of moved texts
     stop_reason: str = "max_rounds"
+    dof: float = 1.0  # degrees of freedom of the Student-t q
+    mean_max_q: float = float("nan")  # over all texts, at the end
 
     @torch.no_grad()
     def predict(self, texts) -> np.ndarray:
         z = torch.as_tensor(self.encoder.embed(texts), device=self.encoder.device)
-        if self.classes is None:
-            return dec.soft_assignment(z, self.heads["centers"].weight).argmax(1).cpu().numpy()
+        if self.classes is None:  # the nearest centroid: argmax q for any degrees of freedom
+            return dec.soft_assignment(z, self.heads["centers"].weight, self.dof).argmax(1).cpu().numpy()
         return self.classes[self.heads["classifier"](z).argmax(1).cpu().numpy()]
 
 
@@ -261,36 +260,77 @@ def holdout_split(labels, holdout: float = 0.2, seed: int = 0) -> tuple[np.ndarr
     return np.sort(np.array(v1, dtype=int)), np.sort(np.array(train, dtype=int))
 
 
+C_GRID = tuple(10.0 ** np.arange(-2, 5))  # LR's inverse regularisation, chosen by cross-validation on L
+
+
+def start_classifier(x, y, seed: int = 0) -> LogisticRegression:
+    """Logistic regression on L with C chosen by stratified cross-validation on L alone (lesson 05).
+
+    The baseline and the method's starting point. Scored by log loss, not accuracy: the
+    probabilities decide which texts pass the pseudo-label threshold, so they should be calibrated
+    (and a handful of texts per fold ties accuracy often). Uses only L's labels; with a single
+    labelled text in some class there is nothing to cross-validate and C stays 1 (scikit-learn's
+    default).
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    folds = min(5, int(np.bincount(np.unique(y, return_inverse=True)[1]).min()))
+    if folds < 2:
+        return LogisticRegression(max_iter=2000).fit(x, y)
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(C_GRID)}, scoring="neg_log_loss", cv=cv)
+    return search.fit(x, y).best_estimator_
+
+
+def _batches(order: np.ndarray, size: int) -> list[np.ndarray]:
+    """Consecutive batches; a last batch of one text joins the one before (InfoNCE needs two)."""
+    out = [order[i:i + size] for i in range(0, len(order), size)]
+    if len(out) > 1 and len(out[-1]) == 1:
+        out[-2:] = [np.concatenate(out[-2:])]
+    return out
+
+
 def fit_semisupervised(
     texts, labels, n_clusters: int | None = None, *, threshold: float = 0.5, alpha: float = 1.0,
     beta: float = 0.1, gamma: float = 1.0, temperature: float = 0.5, aug_rate: float = 0.1,
     holdout: float = 0.2, max_rounds: int = 5, init_epochs: int = 5, batch_size: int = 64,
     lr: float = 5e-5, head_lr: float = 1e-3, train_layers: int = 1, tol: float = 0.01,
-    max_length: int = 64, model=None, precision=None, seed: int = 0, device=None,
+    dof: float | str = "auto", target: str = "batch", centers: str = "learned", max_length: int = 64, model=None, precision=None,
+    seed: int = 0, device=None, cache: dict | None = None,
 ) -> ContrastiveResult:
     """Few labels (``labels``: class id per text, None or -1 when unlabelled) -> a class per text.
 
     1. Hold out a stratified ``holdout`` share of each class as V1 (never trained on); the rest
        is L, the unlabelled texts are the pool N.
-    2. A linear classifier starts as logistic regression on L's frozen vectors (the baseline);
-       it and the encoder's top ``train_layers`` are fine-tuned on L for ``init_epochs``.
+    2. A linear classifier head starts as :func:`start_classifier` (LR, C by cross-validation on
+       L) on L's frozen vectors; it and the encoder's top ``train_layers`` are fine-tuned on L
+       with cross-entropy for ``init_epochs``.
     3. Each round: move the texts of N whose predicted probability exceeds ``threshold`` into L
-       with the predicted class; fit a spherical GaussianMixture with K components on L + N (the
-       Student-t kernel that follows is isotropic too, and a full covariance needs d(d+1)/2
-       numbers per component); its means start the centroids of q; P = DEC's target of q over
-       L + N, fixed for the round; then one epoch over L + N of
+       with the predicted class; then one epoch over L + N of
        ``alpha * InfoNCE(text, view) + beta * KL(P||Q) + CE on L + gamma * purity_loss on L``.
-    4. Stop when N is empty, after ``max_rounds``, or when a round lowers the loss by less than
-       ``tol`` (relative): all label-free.
+       The centroids of the Student-t q start (round 1) at the means of a spherical Gaussian
+       mixture on L + N and are then learned (SCCL; ``centers="refit"``: the mixture is refitted
+       each round, warm-started, and its means replace the centroids, as the reference's step 4
+       clusters every round); q's degrees of freedom are
+       :func:`stc_utils.dec.fit_dof` on the round-1 vectors when ``dof="auto"``; the target P is
+       DEC's sharpening of each batch's own q (``target="batch"``, SCCL) or of q over L + N at
+       the start of the round (``"round"``, DEC).
+    4. Stop when N is empty, after ``max_rounds``, or when a round before the last lowers the loss
+       by less than ``tol`` (relative): all label-free.
 
     With every label None (``n_clusters`` required) there is no V1, classifier, pool or purity:
-    InfoNCE + KL with the same rounds (SCCL), and ``labels`` are clusters.
+    InfoNCE + KL with the same rounds (SCCL), and ``labels`` are clusters. ``cache``: see
+    :class:`TopTrainedEncoder`.
     """
     texts = check_texts(texts)
     y = _check_labels(labels, len(texts))
     device = get_device(device)
     if not 0 < threshold <= 1 or not 0 <= holdout < 1 or max_rounds < 1 or min(alpha, beta, gamma) < 0:
         raise ValueError("need 0 < threshold <= 1, 0 <= holdout < 1, max_rounds >= 1, alpha, beta, gamma >= 0")
+    if target not in ("batch", "round") or centers not in ("learned", "refit") or not (
+            dof == "auto" or (isinstance(dof, (int, float)) and dof > 0)):
+        raise ValueError(f"need target 'batch' or 'round' (got {target!r}), centers 'learned' or 'refit' (got {centers!r}), "
+                         f"dof 'auto' or a positive number (got {dof!r})")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     supervised = bool((y >= 0).any())
@@ -308,16 +348,16 @@ def fit_semisupervised(
     k = check_n_clusters(n_clusters or len(classes), len(train))
     ylab = np.searchsorted(classes, y[train]) if supervised else np.full(len(train), -1)
     ylab[y[train] < 0] = -1  # class index per training text, -1: still in the pool
-    encoder = TopTrainedEncoder(model, device, train_layers, max_length, precision)
+    encoder = TopTrainedEncoder(model, device, train_layers, max_length, precision, cache)
     states = encoder.frozen(texts)
     s_train = [states[i] for i in train]
     views = encoder.frozen([synonym_augment(texts[i], aug_rate, seed) for i in train]) if alpha > 0 else None
     d = encoder.bert.config.hidden_size
     heads = nn.ModuleDict({"centers": nn.Embedding(k, d), "projection": nn.Sequential(
         nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 128))}).to(device)
-    if supervised:  # start from logistic regression on the frozen vectors of L: the baseline
+    if supervised:  # start from the baseline: LR on the frozen vectors of L (unit length), C by CV on L
         lab = np.flatnonzero(ylab >= 0)
-        lr_fit = LogisticRegression(max_iter=1000).fit(encoder.encode([s_train[i] for i in lab]).cpu().numpy() / encoder.scale, ylab[lab])
+        lr_fit = start_classifier(encoder.encode([s_train[i] for i in lab]).cpu().numpy() / encoder.scale, ylab[lab], seed)
         coef, bias = lr_fit.coef_ / encoder.scale, lr_fit.intercept_
         if len(classes) == 2:  # scikit-learn keeps one row for two classes
             coef, bias = np.vstack([-coef, coef]) / 2, np.concatenate([-bias, bias]) / 2
@@ -330,17 +370,16 @@ def fit_semisupervised(
 
     def run_epoch(positions, p_all=None):
         encoder.train()
-        sums, order = {}, positions[torch.randperm(len(positions), generator=gen).numpy()]
-        for b in (order[i:i + batch_size] for i in range(0, len(order), batch_size)):
-            if len(b) < 2:
-                continue
+        sums = {}
+        for b in _batches(positions[torch.randperm(len(positions), generator=gen).numpy()], batch_size):
             z = encoder([s_train[i] for i in b])
             terms, lab = {}, y_t[b] >= 0
             if supervised and lab.any():
                 terms["ce"] = F.cross_entropy(heads["classifier"](z[lab]), y_t[b][lab])
-            if p_all is not None:
-                q = dec.soft_assignment(z, heads["centers"].weight)
-                terms["kl"] = dec.kl_loss(p_all[b], q)
+            if p_all is not None:  # a round, not the initial fine-tuning
+                q = dec.soft_assignment(z.float(), heads["centers"].weight, dof)
+                p = dec.target_distribution(q.detach()) if target == "batch" else p_all[b]
+                terms["kl"] = dec.kl_loss(p, q)
                 if views is not None:
                     z2 = encoder([views[i] for i in b])
                     terms["info_nce"] = info_nce(heads["projection"](z), heads["projection"](z2), temperature)
@@ -355,7 +394,7 @@ def fit_semisupervised(
                 sums.setdefault(name, []).append(value.item())
         return {name: float(np.mean(v)) for name, v in sums.items()}
 
-    history, pseudo, means, clusters, previous, stop = [], [], None, None, None, "max_rounds"
+    history, pseudo, clusters, previous, stop = [], [], None, None, "max_rounds"
     if supervised:
         start = time.perf_counter()
         for _ in range(init_epochs):
@@ -364,41 +403,44 @@ def fit_semisupervised(
                         **(record if init_epochs else {}), "seconds": time.perf_counter() - start})
     for r in range(1, max_rounds + 1):
         start = time.perf_counter()
-        z_all = encoder.encode(s_train)
+        z_all = encoder.encode(s_train).float()
         added, conf = np.zeros(0, dtype=int), np.zeros(0)
         if supervised:
             with torch.no_grad():
                 prob = torch.softmax(heads["classifier"](z_all[torch.as_tensor(ylab < 0, device=device)]), 1).cpu().numpy()
-            pool = np.flatnonzero(ylab < 0)
+            pool_idx = np.flatnonzero(ylab < 0)
             keep = prob.max(1) > threshold
-            added, conf = pool[keep], prob.max(1)[keep]
+            added, conf = pool_idx[keep], prob.max(1)[keep]
             ylab[added] = prob.argmax(1)[keep]
             y_t = torch.as_tensor(ylab, device=device)
             pseudo.append({"round": r, "index": train[added], "label": classes[ylab[added]], "confidence": conf})
-        x = z_all.float().cpu().numpy()
-        gmm = GaussianMixture(k, covariance_type="spherical", n_init=10 if means is None else 1,
-                              means_init=means, random_state=seed).fit(x)
-        means, previous, clusters = gmm.means_, clusters, gmm.predict(x)
-        heads["centers"].weight.data.copy_(torch.as_tensor(means, dtype=torch.float32))
-        opt.state.pop(heads["centers"].weight, None)
+        if r == 1 or centers == "refit":  # the centroids start at a spherical mixture's means, then learn (SCCL)
+            means = None if r == 1 else heads["centers"].weight.detach().cpu().numpy()
+            gmm = GaussianMixture(k, covariance_type="spherical", n_init=10 if r == 1 else 1, means_init=means,
+                                  random_state=seed).fit(z_all.cpu().numpy())
+            heads["centers"].weight.data.copy_(torch.as_tensor(gmm.means_, dtype=torch.float32))
+            opt.state.pop(heads["centers"].weight, None)
+            dof = dec.fit_dof(z_all, heads["centers"].weight.detach()) if dof == "auto" else float(dof)
         with torch.no_grad():
-            q_all = dec.soft_assignment(z_all.float(), heads["centers"].weight)
+            q_all = dec.soft_assignment(z_all, heads["centers"].weight, dof)
+        previous, clusters = clusters, q_all.argmax(1).cpu().numpy()
         record = run_epoch(np.arange(len(train)), dec.target_distribution(q_all))
         lab = ylab >= 0
         history.append({"round": r, "labelled": int(lab.sum()), "pool": int((~lab).sum()), "added": len(added),
                         "added_confidence": float(conf.mean()) if len(conf) else float("nan"), **record,
                         "purity_count": purity_count(ylab[lab], clusters[lab]) if supervised else None,
-                        "mean_max_q": dec.mean_max_q(q_all), "size_entropy": dec.cluster_size_entropy(clusters, k),
+                        "dof": dof, "mean_max_q": dec.mean_max_q(q_all), "size_entropy": dec.cluster_size_entropy(clusters, k),
                         "cluster_change": float("nan") if previous is None else dec.label_change_rate(previous, clusters),
                         "seconds": time.perf_counter() - start})
         if supervised and lab.all():
             stop = "pool_empty"
-        elif r > 1 and history[-2]["loss"] - record["loss"] < tol * abs(history[-2]["loss"]):
+        elif 1 < r < max_rounds and history[-2]["loss"] - record["loss"] < tol * abs(history[-2]["loss"]):
             stop = "loss_plateau"
         if stop != "max_rounds":
             break
-    z = encoder.encode(states)
+    z = encoder.encode(states).float()
     with torch.no_grad():
-        cl = dec.soft_assignment(z.float(), heads["centers"].weight).argmax(1).cpu().numpy()
-        out = classes[heads["classifier"](z).argmax(1).cpu().numpy()] if supervised else cl
-    return ContrastiveResult(out, cl, history, encoder, heads, classes, v1, pseudo, stop)
+        q = dec.soft_assignment(z, heads["centers"].weight, dof)
+        out = classes[heads["classifier"](z).argmax(1).cpu().numpy()] if supervised else q.argmax(1).cpu().numpy()
+    return ContrastiveResult(out, q.argmax(1).cpu().numpy(), history, encoder, heads, classes, v1, pseudo, stop, dof,
+                             dec.mean_max_q(q))

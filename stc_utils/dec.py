@@ -88,6 +88,21 @@ def mean_max_q(q) -> float:
     return float(_as_tensor(q).max(dim=1).values.mean())
 
 
+DOF_GRID = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def fit_dof(z, mu, grid=DOF_GRID) -> float:
+    """Degrees of freedom of the Student-t q at which DEC's target P differs most from Q (lesson 05).
+
+    Label-free: argmax over ``grid`` of KL(P || Q) on the vectors ``z`` and centroids ``mu``. With
+    alpha = 1 on high-dimensional vectors whose distances to all centroids are alike, q is near
+    uniform and P ~ Q (KL ~ 0: the clustering term is inert); with a large alpha q is near one-hot
+    and again P ~ Q. In between, the target sharpens q most.
+    """
+    kl = [float(kl_loss(target_distribution(q), q)) for q in (soft_assignment(z, mu, a) for a in grid)]
+    return float(grid[int(np.argmax(kl))])
+
+
 def cluster_size_entropy(labels, n_clusters: int) -> float:
     """Entropy of the cluster sizes divided by log k: 1 for equal sizes, 0 for one cluster."""
     counts = np.bincount(np.asarray(labels), minlength=n_clusters).astype(float)
@@ -175,7 +190,7 @@ def _check_fit_args(x, centers, target, assignment, gamma, decoder, update_inter
 def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, update_interval: int = 20,
             batch_size: int = 256, lr: float = 0.01, tol: float = 0.001, alpha: float = 1.0, seed: int = 0,
             device=None, decoder: nn.Module | None = None, gamma: float = 0.0, target: str = "full",
-            assignment: str = "student", min_share: float = 0.01) -> DECResult:
+            assignment: str = "student", min_share: float = 0.01, optimizer: str = "sgd") -> DECResult:
     """Train centroids (and ``encoder``, if given) by minimising KL(P || Q) as in DEC.
 
     Every ``update_interval`` steps the target P is recomputed over the *whole* dataset and
@@ -193,6 +208,7 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
       softmax(P) with softmax(Q), as the reference code does (lesson 01, section 5).
 
     A warning is issued when a cluster empties or falls below ``min_share`` of the data.
+    ``optimizer``: ``"sgd"`` (momentum 0.9, DEC's) or ``"adam"`` (torchSTC's Self-Train, with ``lr``).
     """
     from .cluster import check_n_clusters
 
@@ -212,7 +228,9 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
     if decoder is not None:
         decoder = decoder.to(device)
         params += list(decoder.parameters())
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
     # the reference code's attention variant puts a further softmax on q and on p
     sharpen = (lambda w: torch.softmax(w, dim=1)) if assignment == "attention" else (lambda w: w)

@@ -176,7 +176,8 @@ def load_encoder(name: str | None = None, device=None) -> BertEncoder:
     return _load_encoder(name, str(get_device(device)))
 
 
-def _pool(out, mask, pooling: str):
+def pool(out, mask, pooling: str):
+    """Sentence vectors from a model output: ``mean`` over the unmasked tokens, ``cls`` or ``pooler``."""
     import torch
 
     if pooling == "cls":
@@ -212,7 +213,7 @@ def _bert_forward(encoder: BertEncoder, texts: list[str], pooling: str, max_leng
             batch = {k: v.to(device) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 result = encoder.model(**batch)
-            vec = _pool(result, batch["attention_mask"], pooling)
+            vec = pool(result, batch["attention_mask"], pooling)
             if normalize:
                 vec = torch.nn.functional.normalize(vec, dim=-1)
             out[idx] = vec.cpu().numpy()

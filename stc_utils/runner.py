@@ -72,6 +72,7 @@ class Inputs:
         from .data import load_dataset
 
         self.name, self.device, self._memo = name, device, {}
+        self.frozen = {}  # lesson 05's frozen lower-layer states per text, shared by this dataset's fits
         self.ds = load_dataset(name, n=n, seed=0)
 
     def get(self, rep: str):
@@ -85,10 +86,12 @@ class Inputs:
                 self._memo[rep] = embed.embed_texts(texts, device=self.device, progress=False)
             elif rep == "tfidf":
                 self._memo[rep] = normalize(embed.tfidf_lsa(texts, n_components=100, seed=0))
-            elif rep == "w2v":
+            elif rep in ("w2v", "w2v_self_train"):  # lesson 02's SIF; Self-Train's (a = 0.1, count)
+                from .autoencoder import SELF_TRAIN_SIF
                 from .data import load_word2vec
 
-                self._memo[rep] = embed.sif_embed([embed.tokenize(t) for t in texts], load_word2vec(self.name))
+                sif = SELF_TRAIN_SIF if rep == "w2v_self_train" else {}
+                self._memo[rep] = embed.sif_embed([embed.tokenize(t) for t in texts], load_word2vec(self.name), **sif)
         return self._memo[rep]
 
 
@@ -101,7 +104,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     """
     from sklearn.preprocessing import normalize
 
-    from .autoencoder import FAST_SETTINGS, SETTINGS, compare_methods
+    from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS, compare_methods
     from .cluster import kmeans
     from .metrics import evaluate
 
@@ -110,11 +113,12 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
         settings = FAST_SETTINGS if fast else SETTINGS
         family = ("self_train",) if method == "self_train" else ("ae_kmeans", "dec", "idec")  # one pretraining
         if (family, seed) not in inputs._memo:
-            x_w2v = inputs.get("w2v") if method == "self_train" else None
-            rows = compare_methods(inputs.get("bert"), y, k, seed=seed, settings=settings, methods=family,
-                                   x_w2v=x_w2v, scores=SCORES)
+            x_w2v = inputs.get("w2v_self_train") if method == "self_train" else None
+            rows = compare_methods(inputs.get("bert") if x_w2v is None else None, y, k, seed=seed, settings=settings,
+                                   methods=family, x_w2v=x_w2v, scores=SCORES)
             inputs._memo[family, seed] = {r["method"]: r for r in rows}
         row = inputs._memo[family, seed][method]
+        settings = {**settings, "sif": SELF_TRAIN_SIF} if method == "self_train" else settings
         return {**{s: row[s] for s in SCORES}, "seconds": row["seconds"], "stop_reason": row["stop_reason"],
                 "settings": json.dumps(settings, sort_keys=True)}
     if method == "sccl" or method in FEW_LABELS:
@@ -131,28 +135,29 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
 
 
 def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float) -> dict:
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    from .contrastive import fit_semisupervised, holdout_split
+    from .contrastive import fit_semisupervised, holdout_split, start_classifier
     from .metrics import evaluate
 
     y, k, texts = inputs.ds.labels, inputs.ds.n_classes, inputs.ds.texts
     settings = {"max_rounds": 1 if fast else SCCL_ROUNDS}  # the other settings: fit_semisupervised's defaults
     start = time.perf_counter()
     if method == "sccl":
-        fit = fit_semisupervised(texts, None, n_clusters=k, seed=seed, device=inputs.device, **settings)
+        fit = fit_semisupervised(texts, None, n_clusters=k, seed=seed, device=inputs.device, cache=inputs.frozen,
+                                 **settings)
         scores = evaluate(y, fit.labels)
         return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2),
                 "stop_reason": fit.stop_reason, "settings": json.dumps(settings, sort_keys=True)}
     seen = hide_labels(y, label_fraction, seed)
     hidden = np.flatnonzero(seen < 0)
     if method == "fewlabel":
-        fit = fit_semisupervised(texts, seen, holdout=HOLDOUT, seed=seed, device=inputs.device, **settings)
+        fit = fit_semisupervised(texts, seen, holdout=HOLDOUT, seed=seed, device=inputs.device, cache=inputs.frozen,
+                                 **settings)
         pred, stop = fit.labels, fit.stop_reason
-    else:  # the starting point of fit_semisupervised: LR on the same L (V1 held out the same way)
+    else:  # the starting point of fit_semisupervised: LR on the same L (V1 held out the same way), C by CV on L
         x, (_, train) = inputs.get("bert"), holdout_split(seen, HOLDOUT, seed)
-        pred, stop, settings = LogisticRegression(max_iter=1000).fit(x[train], y[train]).predict(x), None, {}
+        pred, stop, settings = start_classifier(x[train], y[train], seed).predict(x), None, {}
     scores = evaluate(y[hidden], pred[hidden])
     scores |= {"acc": float(np.mean(pred[hidden] == y[hidden])),
                "f1": float(f1_score(y[hidden], pred[hidden], average="macro"))}
@@ -163,12 +168,26 @@ def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_frac
 
 
 def read_rows(path: Path) -> pd.DataFrame:
-    if path.is_file() and path.stat().st_size:
+    """The rows of a bench CSV; a ValueError (the file untouched) when it is something else or cut short."""
+    if path.exists() and not path.is_file():
+        raise ValueError(f"--out {path} is not a file; give the path of a CSV")
+    if not (path.is_file() and path.stat().st_size):
+        return pd.DataFrame(columns=[*KEY, *SCORES])
+    try:
         rows = pd.read_csv(path, dtype={"stop_reason": str})
-        if "label_fraction" not in rows:  # a CSV from before the few-label methods: all unsupervised
-            rows.insert(KEY.index("label_fraction"), "label_fraction", 0.0)
-        return rows
-    return pd.DataFrame(columns=[*KEY, *SCORES])
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"--out {path} cannot be read as a CSV ({str(err).strip().splitlines()[0]}; cut short?); "
+                         "left as it is: give a new file, or fix or move this one") from None
+    if "label_fraction" not in rows:  # a CSV from before the few-label methods: all unsupervised
+        rows.insert(min(KEY.index("label_fraction"), len(rows.columns)), "label_fraction", 0.0)
+    missing = [c for c in [*KEY, *SCORES, "seconds"] if c not in rows]
+    cut = rows[[*KEY, *SCORES]].isna().any(axis=1) if not missing else []
+    if missing or any(cut):
+        what = f"has no column(s) {', '.join(missing)}" if missing else \
+            f"has incomplete row(s) at line(s) {', '.join(str(i + 2) for i in np.flatnonzero(cut)[:5])} (cut short?)"
+        raise ValueError(f"--out {path} is not a complete bench CSV: it {what}; left as it is: give a new file, "
+                         "or fix or move this one")
+    return rows
 
 
 def write_rows(rows: pd.DataFrame, path: Path) -> None:
@@ -196,9 +215,9 @@ def bench(datasets, methods, seeds: int, out, n: int | None = None, fast: bool =
     unsupervised = [m for m in METHODS if m not in FEW_LABELS]
     methods = check_names(methods, METHODS, "method", unsupervised + (list(FEW_LABELS) if label_fraction else []))
     if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
+        raise ValueError(f"--seeds must be at least 1, got {seeds}")
     if label_fraction is not None and not 0 < label_fraction < 1:
-        raise ValueError(f"label_fraction must lie strictly between 0 and 1, got {label_fraction}")
+        raise ValueError(f"the label fraction (--label-fraction) must lie strictly between 0 and 1, got {label_fraction}")
     if not label_fraction and set(methods) & set(FEW_LABELS):
         raise ValueError(f"{', '.join(m for m in methods if m in FEW_LABELS)} need(s) a label fraction "
                          "(--label-fraction 0.1: 10 % of each class's labels are seen)")
@@ -243,6 +262,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 # --------------------------------------------------------------------------- your own texts
 
 CLUSTER_METHODS = ("kmeans", "cdp", "dec")
+MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 
 
 def class_tfidf_terms(texts, labels, n_terms: int = 8) -> dict[int, list[str]]:
@@ -250,11 +270,16 @@ def class_tfidf_terms(texts, labels, n_terms: int = 8) -> dict[int, list[str]]:
 
     All texts of a cluster form one document; W(t, c) = tf(t, c) / |c| * log(1 + A / f(t)),
     with |c| the cluster's word count, A the mean word count per cluster and f(t) the
-    frequency of t over all clusters. English stop words are dropped.
+    frequency of t over all clusters. English stop words are dropped; HTML entities are
+    unescaped and tags removed first.
     """
+    import html
+    import re
+
     from sklearn.feature_extraction.text import CountVectorizer
 
     clusters = sorted(set(labels))
+    texts = [re.sub(r"<[^>]*>", " ", html.unescape(t)) for t in texts]  # &gt; &quot; <b>: markup, not words
     docs = [" ".join(t for t, c in zip(texts, labels) if c == k) for k in clusters]
     try:
         vec = CountVectorizer(stop_words="english")
@@ -267,97 +292,179 @@ def class_tfidf_terms(texts, labels, n_terms: int = 8) -> dict[int, list[str]]:
             for row, k in enumerate(clusters)}
 
 
-def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0, file_format: str = "auto",
-                 text_col: str = "text", label_col: str | None = "label", model: str | None = None,
-                 device=None, progress: bool = True) -> dict:
-    """Cluster the texts of ``path`` and write the results under ``out_dir``; returns a summary.
+OUTPUTS = ("assignments.csv", "clusters.md", "map.png", "map.html", "evaluation.json", "model.pt")  # cluster's own
+MAX_TOKENS = 128  # embed_texts' window: longer texts are embedded from their first 128 tokens
 
-    ``k``: a number, or ``"auto"`` (:func:`stc_utils.cluster.choose_k` over K = 2 ... min(40,
-    n / 10), its recommended criterion). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
-    ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
-    ``model.pt`` for :meth:`DECModel.predict`). Confidence: the Student-t q of lesson 01 on
-    the DEC-scaled vectors (lesson 04), the largest entry per text. Labels in the file are
-    used only for ``evaluation.json``.
-    """
+
+def _short(text: str, limit: int = 300) -> str:
+    """``text`` cut at a word boundary near ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + f" … ({len(text):,} characters)"
+
+
+def _staging(out: Path, force: bool) -> Path:
+    """Refuse an ``out`` that cannot take the results, before any work; an empty temporary folder beside it."""
+    import tempfile
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; give a folder (created if missing)")
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS) if out.is_dir() else []
+    if foreign and not force:
+        raise ValueError(f"--out {out} holds {len(foreign)} file(s) this command did not write ({', '.join(foreign[:5])}"
+                         f"{' ...' if len(foreign) > 5 else ''}); choose a new or empty folder, or pass --force "
+                         "(those files are left alone, the results replaced)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot write there ({err.strerror or err})") from None
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Move this run's files into ``out`` and delete the ones it did not write (stale from an earlier run)."""
+    out.mkdir(exist_ok=True)
+    for name in OUTPUTS:
+        if (tmp / name).exists():
+            os.replace(tmp / name, out / name)
+        elif (out / name).is_file():
+            (out / name).unlink()
+
+
+def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed: int, true_names=None) -> str:
+    """``map.png`` (each cluster's number and top terms at its centre) and ``map.html`` (plotly, self-contained:
+    hover shows text, cluster and confidence; a legend click hides a cluster). Returns how the 2-D map was made."""
+    import html
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+    import umap
 
-    from . import dec
-    from .autoencoder import SETTINGS, DECModel, embedding_info, input_scale
-    from .cluster import RECOMMENDED, check_n_clusters, choose_k, kmeans
+    xy = umap.UMAP(n_components=2, metric="cosine", n_epochs=MAP_EPOCHS, random_state=seed, n_jobs=1,
+                   tqdm_kwds={"desc": "map (UMAP epochs)", "disable": len(texts) < 2000}).fit_transform(x)
+    how = f"UMAP (cosine, {MAP_EPOCHS} epochs)"
+    names = {j: f"{j}: {', '.join(terms[j][:3])}" for j in range(k)}
+    at = {j: np.median(xy[labels == j], 0) for j in range(k) if (labels == j).any()}
+    colours = [matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]  # the same in both maps
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.scatter(xy[:, 0], xy[:, 1], c=[colours[j % 20] for j in labels], s=3)
+    for j, (cx, cy) in at.items():
+        ax.annotate(names[j], (cx, cy), ha="center", va="center", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "lw": 0.5})
+    ax.set_title(f"{title}; 2-D map: {how}", fontsize=10)
+    ax.set_xticks([]), ax.set_yticks([])
+    fig.savefig(folder / "map.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    figure = go.Figure()
+    for j in at:
+        m = np.flatnonzero(labels == j)
+        hover = ["<br>".join(textwrap.wrap(html.escape(_short(texts[i])), 80))
+                 + f"<br><b>cluster {j}</b> · confidence {conf[i]:.2f}"
+                 + (f" · label {html.escape(str(true_names[i]))}" if true_names is not None else "") for i in m]
+        figure.add_scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", marker={"size": 4, "color": colours[j % 20]},
+                           name=f"{names[j]} ({len(m)})",
+                           legendgroup=str(j), hovertext=hover, hoverinfo="text")
+        figure.add_scatter(x=[at[j][0]], y=[at[j][1]], mode="text", text=[f"<b>{j}</b>"], legendgroup=str(j),
+                           showlegend=False, hoverinfo="skip")
+    figure.update_layout(title=f"{title}; 2-D map: {how}", legend_title_text="cluster: top terms (click to hide)",
+                         xaxis_visible=False, yaxis_visible=False, template="plotly_white", height=750)
+    figure.write_html(folder / "map.html", include_plotlyjs=True, full_html=True)  # no network needed to view it
+    return how
+
+
+def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0, file_format: str = "auto",
+                 text_col: str = "text", label_col: str | None = "label", model: str | None = None,
+                 device=None, progress: bool = True, encoding: str = "utf-8", force: bool = False,
+                 make_map: bool = True) -> dict:
+    """Cluster the texts of ``path`` and write the results under ``out_dir``; returns a summary.
+
+    The backend of ``python -m stc_utils cluster`` (its messages name the command-line flags).
+    ``k``: a number, or ``"auto"`` (:func:`stc_utils.cluster.choose_k` over K = 2 ... min(40,
+    n / 10), its recommended criterion). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
+    ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
+    ``model.pt`` for :meth:`DECModel.predict`). Confidence: :func:`stc_utils.cluster.confidence`
+    (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``. ``out_dir`` is checked first and refused when
+    it holds other files (unless ``force``); the results are written to a temporary folder and
+    moved into place, replacing every file of an earlier run (:data:`OUTPUTS`).
+    """
+    import shutil
+
+    from tqdm.auto import tqdm
+
+    from .autoencoder import SETTINGS, DECModel, embedding_info
+    from .cluster import RECOMMENDED, choose_k, confidence, kmeans
     from .data import load_text_file
-    from .embed import embed_texts
+    from .embed import embed_texts, load_encoder
     from .metrics import evaluate
 
     if method not in CLUSTER_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
     out, times, t = Path(out_dir), {}, time.perf_counter()
-    ds = load_text_file(path, format=file_format, text_col=text_col, label_col=label_col)
-    n = len(ds)
-    if n < 3:
-        raise ValueError(f"{path}: {n} text(s); clustering needs at least 3")
-    x = embed_texts(ds.texts, model=model, device=device, progress=progress)
-    times["embed s"], t = time.perf_counter() - t, time.perf_counter()
-    table = None
-    if k == "auto":
-        top = min(40, max(3, n // 10), n - 1)
-        k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED])  # the recommended criterion only
-        times["choose K s"], t = time.perf_counter() - t, time.perf_counter()
-    k = check_n_clusters(int(k), n)
-    scale = input_scale(x)
-    if method == "dec":
-        dec_model, result = DECModel.fit(x, k, seed=seed, embedding=embedding_info(model), progress=progress,
-                                         steps=SETTINGS["max_steps"], update_interval=SETTINGS["update_interval"],
-                                         lr=SETTINGS["dec_lr"], tol=SETTINGS["tol"])
-        labels, q = result.labels, dec_model.predict_proba(x)
-    else:
-        labels = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp")
-        centers = np.stack([x[labels == j].mean(0) for j in range(k)])
-        q = dec.soft_assignment(x * scale, centers * scale).numpy()
-    times["cluster s"], t = time.perf_counter() - t, time.perf_counter()
-
-    out.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame({"text": ds.texts, "cluster": labels, "confidence": q.max(1).round(4)})
-    if ds.labels is not None:
-        frame["label"] = [ds.class_names[i] for i in ds.labels]
-    frame.to_csv(out / "assignments.csv", index=False)
-    terms = class_tfidf_terms(ds.texts, labels)
-    how_k = f"chosen by {RECOMMENDED} over K = 2..{table.index.max()}" if table is not None else "given"
-    lines = [f"# {n} texts from `{path}`: K = {k} ({how_k}), method {method}", ""]
-    for j in np.argsort(-np.bincount(labels, minlength=k)):
-        members = np.flatnonzero(labels == j)
-        if not len(members):
-            lines += [f"## cluster {j}: empty", ""]
-            continue
-        centre = x[members].mean(0)
-        near = members[np.argsort(-(x[members] @ centre))[:5]]
-        lines += [f"## cluster {j}: {len(members)} texts ({len(members) / n:.1%})", "",
-                  "top terms (class-based TF-IDF): " + (", ".join(terms[j]) or "-"), "",
-                  *[f"- {ds.texts[i]}" for i in near], ""]
-    (out / "clusters.md").write_text("\n".join(lines), encoding="utf-8")
+    tmp = _staging(out, force)
     try:
-        import umap
+        ds = load_text_file(path, format=file_format, text_col=text_col, label_col=label_col, encoding=encoding,
+                            strict=True)
+        n, distinct = len(ds), len(set(ds.texts))
+        if distinct < 3 or (k != "auto" and not 2 <= int(k) <= distinct):
+            fix = f"use --k 2 to {distinct}, or more different texts" if distinct >= 3 else "clustering needs at least 3"
+            raise ValueError(f"{'' if k == 'auto' else f'--k {k}: '}{path} has {distinct} distinct text(s) "
+                             f"({n} in all); {fix}")
+        tok = load_encoder(model, device).tokenizer  # texts of < MAX_TOKENS - 2 characters fit the window
+        truncated = sum(len(ids) > MAX_TOKENS for ids in tok([t for t in ds.texts if len(t) > MAX_TOKENS - 2],
+                                                                 verbose=False)["input_ids"]) if n else 0
+        x = embed_texts(ds.texts, model=model, device=device, progress=progress, max_length=MAX_TOKENS)
+        times["embed s"], t = time.perf_counter() - t, time.perf_counter()
+        table = None
+        if k == "auto":
+            top = min(40, max(3, distinct // 10), distinct - 1)
+            k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED], progress=progress)
+            times["choose K s"], t = time.perf_counter() - t, time.perf_counter()
+        k = int(k)
+        if method == "dec":
+            dec_model, result = DECModel.fit(x, k, seed=seed, embedding=embedding_info(model), progress=progress,
+                                             steps=SETTINGS["max_steps"], update_interval=SETTINGS["update_interval"],
+                                             lr=SETTINGS["dec_lr"], tol=SETTINGS["tol"])
+            labels, space = result.labels, dec_model.transform(x)
+            dec_model.save(tmp / "model.pt")
+        else:
+            labels, space = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp"), x
+        conf = confidence(space, labels, seed=seed)
+        times["cluster s"], t = time.perf_counter() - t, time.perf_counter()
 
-        xy, how = umap.UMAP(n_components=2, metric="cosine", random_state=seed).fit_transform(x), "UMAP (cosine)"
-    except ImportError:
-        from sklearn.decomposition import PCA
-
-        xy, how = PCA(2, random_state=seed).fit_transform(x), "PCA"
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab20", s=3)
-    ax.set_title(f"{n} texts, {k} clusters ({method}); 2-D map: {how}")
-    ax.set_xticks([]), ax.set_yticks([])
-    fig.savefig(out / "map.png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    times["write s"] = time.perf_counter() - t
-    summary = {"texts": n, "k": k, "method": method, **{key: round(v, 2) for key, v in times.items()}}
-    if method == "dec":
-        dec_model.save(out / "model.pt")
-    if ds.labels is not None:
-        scores = evaluate(ds.labels, labels)
-        summary["evaluation"] = {"true k": ds.n_classes, **{m: round(scores[m], 4) for m in SCORES}}
-        (out / "evaluation.json").write_text(json.dumps(summary["evaluation"], indent=2))
+        frame = pd.DataFrame({"text": ds.texts, "cluster": labels, "confidence": conf.round(4)})
+        if ds.labels is not None:
+            frame["label"] = [ds.class_names[i] for i in ds.labels]
+        frame.to_csv(tmp / "assignments.csv", index=False)
+        terms = class_tfidf_terms(ds.texts, labels)
+        how_k = f"chosen by {RECOMMENDED} over K = 2..{table.index.max()}" if table is not None else "given"
+        lines = [f"# {n} texts from `{path}`: K = {k} ({how_k}), method {method}", ""]
+        for j in np.argsort(-np.bincount(labels, minlength=k)):
+            members = np.flatnonzero(labels == j)
+            if not len(members):
+                lines += [f"## cluster {j}: empty", ""]
+                continue
+            near = members[np.argsort(-(x[members] @ x[members].mean(0)))[:5]]
+            lines += [f"## cluster {j}: {len(members)} texts ({len(members) / n:.1%})", "",
+                      "top terms (class-based TF-IDF): " + (", ".join(terms[j]) or "-"), "",
+                      *[f"- {_short(ds.texts[i])}" for i in near], ""]
+        (tmp / "clusters.md").write_text("\n".join(lines), encoding="utf-8")
+        times["cards s"], t = time.perf_counter() - t, time.perf_counter()
+        if make_map:
+            _maps(tmp, x, labels, k, ds.texts, conf, terms, f"{n} texts, {k} clusters ({method})", seed,
+                  None if ds.labels is None else frame["label"].to_numpy())
+            times["map s"] = time.perf_counter() - t
+        summary = {"texts": n, "k": k, "method": method, "truncated": truncated,
+                   **{key: round(v, 2) for key, v in times.items()}}
+        if ds.labels is not None:
+            scores = evaluate(ds.labels, labels)
+            summary["evaluation"] = {"true k": ds.n_classes, **{m: round(scores[m], 4) for m in SCORES}}
+            (tmp / "evaluation.json").write_text(json.dumps(summary["evaluation"], indent=2))
+        _publish(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     summary["k table"] = table
     return summary

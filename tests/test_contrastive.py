@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from sklearn.metrics import homogeneity_score
 
 from stc_utils import contrastive as C
+from stc_utils import dec
 from stc_utils import embed
 
 _SHARED_NLTK = Path(__file__).resolve().parent.parent.parent / "shared" / "nltk_data"
@@ -165,17 +166,52 @@ def test_top_trained_encoder_matches_embed_texts():
     assert trainable == {"5"}  # only the top layer of the 6 learns
 
 
-def test_frozen_states_survive_the_cache_limit(monkeypatch):
-    """A call needing more states than the cache keeps still gets all of them (regression: a bench run of
-    sccl over three datasets once died with a KeyError when the oldest entries were evicted mid-call)."""
-    enc = C.TopTrainedEncoder(precision="fp32")
-    monkeypatch.setattr(C, "FROZEN_MAX", 3)
-    monkeypatch.setattr(C, "_FROZEN", C.OrderedDict())
-    first = enc.frozen(TEXTS[:2])
-    states = enc.frozen(TEXTS[:6])  # more than the cache holds
-    assert len(states) == 6 and len(C._FROZEN) == 3
-    assert all(torch.equal(a, b) for a, b in zip(first, states[:2]))
-    assert [k[1] for k in C._FROZEN] == TEXTS[3:6]  # the most recently used stay
+def test_frozen_states_cache_is_the_callers():
+    """Without a cache each encoder keeps its own; a dict passed in is filled and reused by another encoder."""
+    cache = {}
+    first = C.TopTrainedEncoder(precision="fp32", cache=cache).frozen(TEXTS[:4])
+    assert len(cache) == 4 and C.TopTrainedEncoder(precision="fp32").cache == {}
+    again = C.TopTrainedEncoder(precision="fp32", cache=cache)
+    assert all(a is b for a, b in zip(first, again.frozen(TEXTS[:4])))  # taken from the cache, not recomputed
+    with pytest.raises(ValueError, match="use one of fp32, bf16, fp16"):
+        C.TopTrainedEncoder(precision="int8")
+
+
+def test_batches_keep_a_last_text_alone_with_the_one_before():
+    sizes = [len(b) for b in C._batches(np.arange(129), 64)]
+    assert sizes == [64, 65] and [len(b) for b in C._batches(np.arange(130), 64)] == [64, 64, 2]
+    assert sorted(np.concatenate(C._batches(np.arange(129), 64))) == list(range(129))
+
+
+def test_fit_dof_makes_q_confident_where_alpha_one_is_near_uniform():
+    """Vectors of length sqrt(d) around 20 centroids: at alpha = 1 q is close to uniform and KL(P||Q)
+    is small; the fitted degrees of freedom give a confident q and the largest KL of the grid."""
+    g = torch.Generator().manual_seed(0)
+    mu = F.normalize(torch.randn(20, 384, generator=g), dim=1) * 384 ** 0.5
+    z = F.normalize(mu.repeat(10, 1) + 1.2 * torch.randn(200, 384, generator=g), dim=1) * 384 ** 0.5
+    q1 = dec.soft_assignment(z, mu, 1.0)
+    dof = dec.fit_dof(z, mu)
+    q = dec.soft_assignment(z, mu, dof)
+    assert dec.mean_max_q(q1) < 0.15 and dof > 1 and dec.mean_max_q(q) > 0.3
+    kl = {a: float(dec.kl_loss(dec.target_distribution(dec.soft_assignment(z, mu, a)), dec.soft_assignment(z, mu, a)))
+          for a in dec.DOF_GRID}
+    assert max(kl, key=kl.get) == dof and kl[dof] > 3 * kl[1.0]
+    assert torch.equal(q.argmax(1), q1.argmax(1))  # the nearest centroid wins whatever the degrees of freedom
+
+
+def test_start_classifier_chooses_c_by_cross_validation_on_l():
+    x, y = torch.randn(60, 5, generator=torch.Generator().manual_seed(0)).numpy(), np.repeat([0, 1, 2], 20)
+    x[:, 0] += 3 * y
+    lr = C.start_classifier(x, y, seed=0)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    loss = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), x, y, cv=cv, scoring="neg_log_loss").mean()
+            for c in C.C_GRID}
+    assert lr.C == max(loss, key=loss.get) and lr.score(x, y) > 0.9  # the best cross-validated log loss
+    single = C.start_classifier(x[[0, 20, 40, 41]], y[[0, 20, 40, 41]])  # one text in some class: C = 1
+    assert single.C == 1.0
 
 
 @needs_wordnet
@@ -185,7 +221,8 @@ def test_fit_semisupervised_end_to_end_and_deterministic():
     assert len(r.v1) == 3 and all(LABELS[i] is not None for i in r.v1)  # one per class held out
     assert np.array_equal(r.v1, C.holdout_split(LABELS, 0.2, seed=0)[0])  # baselines can share V1
     assert r.history[0]["round"] == 0 and r.history[0]["labelled"] == 6 and r.history[0]["pool"] == 9
-    assert {"loss", "info_nce", "kl", "ce", "purity", "purity_count", "pool", "added"} <= set(r.history[1])
+    assert {"loss", "info_nce", "kl", "ce", "purity", "purity_count", "pool", "added", "dof"} <= set(r.history[1])
+    assert r.dof in dec.DOF_GRID and r.history[1]["mean_max_q"] > 1 / 3
     assert r.stop_reason in {"pool_empty", "max_rounds", "loss_plateau"}
     moved = sum(len(p["index"]) for p in r.pseudo)
     assert r.history[-1]["labelled"] == 6 + moved and all(LABELS[i] is None for p in r.pseudo for i in p["index"])
@@ -200,6 +237,8 @@ def test_fit_unsupervised_is_sccl_mode():
     assert r.classes is None and np.array_equal(r.labels, r.clusters) and len(r.v1) == 0
     assert "ce" not in r.history[-1] and r.history[-1]["purity_count"] is None
     assert np.isfinite(r.history[-1]["info_nce"]) and r.history[0]["round"] == 1
+    old = C.fit_semisupervised(TEXTS, [None] * 18, n_clusters=3, seed=0, target="round", dof=1.0, centers="refit", **TINY)
+    assert old.dof == 1.0 and old.history[0]["dof"] == 1.0
 
 
 @pytest.mark.parametrize("labels, kwargs, message", [
@@ -212,6 +251,8 @@ def test_fit_unsupervised_is_sccl_mode():
     ([0.5] + LABELS[1:], {}, "integer class ids"),
     (LABELS, {"device": "tpu"}, "unknown device"),
     (LABELS, {"threshold": 0.0}, "threshold"),
+    (LABELS, {"centers": "kmeans"}, "centers 'learned' or 'refit'"),
+    (LABELS, {"dof": 0}, "dof 'auto' or a positive number"),
 ])
 def test_fit_refuses_bad_input(labels, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -142,6 +142,7 @@ def test_lesson05_methods_in_the_runner(tmp_path):
     assert settings["labelled"] == expected and settings["max_rounds"] == 1
     # the LR starting point, scored as the runner scores it: plain accuracy on the hidden texts
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from stc_utils.contrastive import holdout_split
     from stc_utils.embed import embed_texts
@@ -149,7 +150,11 @@ def test_lesson05_methods_in_the_runner(tmp_path):
     seen = runner.hide_labels(ds.labels, 0.1, 0)
     _, train = holdout_split(seen, 0.2, 0)
     x = embed_texts(ds.texts, progress=False)
-    pred = LogisticRegression(max_iter=1000).fit(x[train], ds.labels[train]).predict(x)
+    folds = min(5, np.unique(ds.labels[train], return_counts=True)[1].min())
+    lr = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(np.logspace(-2, 4, 7))}, scoring="neg_log_loss",
+                      cv=StratifiedKFold(folds, shuffle=True, random_state=0)) if folds > 1 else \
+        LogisticRegression(max_iter=2000)  # C by cross-validation on L only; C = 1 with one text in a class
+    pred = lr.fit(x[train], ds.labels[train]).predict(x)
     assert by.loc["fewlabel_lr", "acc"] == pytest.approx(np.mean(pred[seen < 0] == ds.labels[seen < 0]))
     again = runner.bench(["searchsnippets"], ["sccl", "fewlabel_lr", "fewlabel"], 1, out, n=200, fast=True,
                          progress=False, label_fraction=0.1)
