@@ -168,3 +168,31 @@ def test_compare_methods_rows(snippets):
     for r in rows:
         assert 0 < r["acc"] <= 1 and -1 <= r["ari"] <= 1 and r["seconds"] >= 0
     assert rows[2]["stop_reason"] in {"tol", "max_steps"} and rows[0]["stop_reason"] is None
+
+
+def test_self_train_options_and_frozen_decoder(snippets):
+    """fit_self_train: the reference code's options (min-max inputs, LeakyReLU, Adam) run; the decoder never moves."""
+    from stc_utils.autoencoder import SELF_TRAIN_SIF, fit_self_train, minmax_scale
+    from stc_utils.data import load_word2vec
+    from stc_utils.embed import sif_embed, tokenize
+
+    x = np.array([[1.0, 5.0, 2.0], [3.0, 5.0, 0.0], [2.0, 5.0, 1.0]], dtype=np.float32)
+    assert np.allclose(minmax_scale(x), [[0, 0, 1], [1, 0, 0], [0.5, 0, 0.5]])
+    assert resolve_dims("stc", 48) == [48, 500, 500, 2000, 20]
+    ds, _ = snippets
+    x_w2v = sif_embed([tokenize(t) for t in ds.texts], load_word2vec("searchsnippets"), **SELF_TRAIN_SIF)
+    ref = {"dims": [48, 32, 8], "activation": "leaky_relu", "scaling": "minmax", "dec_optimizer": "adam",
+           "dec_lr": 1e-3, "ae_epochs": 2, "batch_size": 64, "max_steps": 20, "update_interval": 10, "n_init": 2,
+           "final_n_init": 2}
+    labels, result, info = fit_self_train(x_w2v, ds.n_classes, seed=0, settings=ref)
+    assert labels.shape == (len(ds),) and result.steps == 20 and len(info["start_labels"]) == len(ds)
+    ae = info["model"].autoencoder
+    assert isinstance(ae.encoder[1], torch.nn.LeakyReLU)
+    assert all(torch.equal(a, b) for a, b in zip(ae.decoder.state_dict().values(), info["decoder"].values()))
+    again, _, _ = fit_self_train(x_w2v, ds.n_classes, seed=0, settings=ref)
+    assert np.array_equal(labels, again)
+    with pytest.raises(ValueError, match="scaling"):
+        fit_self_train(x_w2v, ds.n_classes, settings={**ref, "scaling": "l2"})
+    rows = compare_methods(None, ds.labels, ds.n_classes, methods=("self_train",), x_w2v=x_w2v,
+                           settings={"ae_epochs": 2, "max_steps": 20, "update_interval": 10, "n_init": 2})
+    assert rows[0]["method"] == "self_train" and 0 < rows[0]["acc"] <= 1 and rows[0]["steps"] == 20

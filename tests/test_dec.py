@@ -181,3 +181,15 @@ def test_steps_counts_optimiser_steps_when_not_a_multiple_of_the_update_interval
     result = dec.fit_dec(z, start, encoder=Counting(), steps=25, update_interval=10, batch_size=64, lr=0.05, tol=0.0)
     assert Counting.calls == 25 and result.steps == 25 and result.stop_reason == "max_steps"
     assert [h["step"] for h in result.history] == [0, 10, 20]
+
+
+def test_adam_optimiser_option(one_thread):
+    """``optimizer="adam"`` (Self-Train's torchSTC) trains too and differs from SGD; a typo is refused."""
+    z, _ = _blobs()
+    start = np.array([[0.5, 0.5], [3.5, 0.5], [2.0, 3.0]], dtype=np.float32)
+    kw = dict(steps=40, update_interval=10, batch_size=64, tol=0.0)
+    sgd = dec.fit_dec(z, start, lr=0.05, **kw)
+    adam = dec.fit_dec(z, start, lr=0.05, optimizer="adam", **kw)
+    assert not np.allclose(sgd.centers, adam.centers) and not np.allclose(adam.centers, start)
+    with pytest.raises(ValueError, match="optimizer"):
+        dec.fit_dec(z, start, optimizer="adamw", **kw)

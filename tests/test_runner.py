@@ -168,3 +168,20 @@ def test_a_csv_from_before_label_fractions_resumes(tmp_path):
     pd.read_csv(out).drop(columns="label_fraction").to_csv(out, index=False)  # the old format
     rows = runner.bench(["searchsnippets"], ["tfidf_kmeans"], 1, out, n=200, fast=True, progress=False)
     assert len(rows) == 1 and rows["label_fraction"].tolist() == [0.0]
+
+
+def test_self_train_uses_the_reference_codes_sif_and_w2v_kmeans_keeps_lesson_02s():
+    """Self-Train's inputs: SIF with a = 0.1 and the sum divided by the words with a vector (Hadifar et al.'s
+    data_loader.py); lesson 02's w2v_sif_kmeans keeps a = 1e-3 and the weighted mean."""
+    from stc_utils.autoencoder import SELF_TRAIN_SIF
+    from stc_utils.data import load_word2vec
+    from stc_utils.embed import sif_embed, tokenize
+
+    assert SELF_TRAIN_SIF == {"a": 0.1, "average": "count"}
+    inputs = runner.Inputs("searchsnippets", n=200)
+    tokens, kv = [tokenize(t) for t in inputs.ds.texts], load_word2vec("searchsnippets")
+    assert np.allclose(inputs.get("w2v_self_train"), sif_embed(tokens, kv, a=0.1, average="count"))
+    assert np.allclose(inputs.get("w2v"), sif_embed(tokens, kv))
+    assert not np.allclose(inputs.get("w2v"), inputs.get("w2v_self_train"))
+    row = runner.run_method(inputs, "self_train", seed=0, fast=True)
+    assert json.loads(row["settings"])["sif"] == SELF_TRAIN_SIF and 0 < row["acc"] <= 1
