@@ -52,6 +52,8 @@ def run(args) -> int:
                   f"the data has {ds.n_classes} classes)")
             print(table.round(4).to_string() + "\n")
         t2b = time.perf_counter()
+        if k > len(ds):
+            raise ValueError(f"--k {k} is more than the {len(ds)} texts of {name}; use fewer clusters or more texts")
         runs = kmeans_seeds(x, ds.labels, n_clusters=k, seeds=range(args.seeds), n_init=args.n_init)
         t3 = time.perf_counter()
         stats = summary_row(runs)
@@ -83,7 +85,7 @@ def check() -> int:
         print(f"{tag} {what}" + (f": {detail}" if detail else ""))
 
     for module in ["torch", "transformers", "sentence_transformers", "sklearn", "scipy", "gensim",
-                   "pooch", "tqdm", "nltk", "pandas", "matplotlib"]:
+                   "pooch", "tqdm", "nltk", "pandas", "matplotlib", "plotly"]:
         try:
             mod = importlib.import_module(module)
             line(True, module, getattr(mod, "__version__", ""))
@@ -144,19 +146,24 @@ def bench(args) -> int:
 
 
 def cluster(args) -> int:
-    from .runner import cluster_file
+    from .runner import MAX_TOKENS, cluster_file
 
     summary = cluster_file(args.file, args.out, k=args.k, method=args.method, seed=args.seed, file_format=args.format,
                            text_col=args.text_col, label_col=None if args.no_labels else args.label_col,
-                           model=args.model, device=args.device)
+                           model=args.model, device=args.device, encoding=args.encoding, force=args.force,
+                           make_map=not args.no_map)
     table = summary.pop("k table")
     if table is not None:
         print(f"chosen K = {summary['k']} without labels; the criterion table:")
         print(table.round(4).to_string() + "\n")
     for key, value in summary.items():
         print(f"{key}: {value}")
-    print(f"wrote assignments.csv, clusters.md, map.png{', evaluation.json' if 'evaluation' in summary else ''}"
-          f"{', model.pt' if args.method == 'dec' else ''} to {args.out}")
+    if summary["truncated"]:
+        print(f"note: {summary['truncated']} of {summary['texts']} texts are longer than the model's {MAX_TOKENS}-token "
+              "window; only their first tokens were embedded", file=sys.stderr)
+    print(f"wrote assignments.csv, clusters.md{'' if args.no_map else ', map.png, map.html'}"
+          f"{', evaluation.json' if 'evaluation' in summary else ''}{', model.pt' if args.method == 'dec' else ''}"
+          f" to {args.out}")
     return 0
 
 
@@ -164,9 +171,29 @@ def _k_arg(value: str):
     if value == "auto":
         return value
     try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--k takes 'auto' or a number of clusters, got {value!r}") from None
+        return _int_arg(2)(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"takes 'auto' or a number of clusters (2 or more), got {value!r}") from None
+
+
+def _int_arg(low: int):
+    def parse(value: str) -> int:
+        try:
+            if int(value) >= low:
+                return int(value)
+        except ValueError:
+            pass
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least {low}, got {value!r}")
+    return parse
+
+
+def _encoding_arg(value: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {value!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
 
 
 def main(argv=None) -> int:
@@ -180,41 +207,65 @@ def main(argv=None) -> int:
                    help="one or more of: stackoverflow searchsnippets biomedical thucnews")
     p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")
     p.add_argument("--pooling", default="mean", choices=["mean", "cls", "pooler"])
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--seeds", type=int, default=3, help="K-means seeds 0..N-1 (default 3)")
-    p.add_argument("--n-init", type=int, default=10)
+    p.add_argument("--max-length", type=_int_arg(2), default=128)
+    p.add_argument("--seeds", type=_int_arg(1), default=3, help="K-means seeds 0..N-1 (default 3)")
+    p.add_argument("--n-init", type=_int_arg(1), default=10)
     p.add_argument("--k", type=_k_arg, default=None,
                    help="number of clusters, or 'auto' to choose it without labels (default: the number of classes)")
-    p.add_argument("--k-max", type=int, default=40, help="--k auto tries K = 2..K_MAX (default 40)")
+    p.add_argument("--k-max", type=_int_arg(3), default=40, help="--k auto tries K = 2..K_MAX (default 40)")
     p.add_argument("--criterion", default=RECOMMENDED, choices=CRITERIA,
                    help=f"--k auto's criterion (default {RECOMMENDED}, lesson 06)")
-    p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
+    p.add_argument("--n", type=_int_arg(10), default=None,
+                   help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     p.add_argument("--no-cache", action="store_true", help="recompute the embeddings")
-    from .runner import CLUSTER_METHODS
+    from .data import available_datasets
+    from .runner import CLUSTER_METHODS, METHODS
 
-    p = sub.add_parser("bench", help="every method x dataset x seed, one CSV row each, resumable")
-    p.add_argument("--datasets", nargs="+", default=["stackoverflow", "searchsnippets", "biomedical"])
-    p.add_argument("--methods", nargs="+", default=["all"], help="names from stc_utils.runner.METHODS, or all")
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    p = sub.add_parser("bench", help="every method x dataset x seed, one CSV row each, resumable",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="methods (lesson: what):\n" + "\n".join(f"  {m:15s} {lesson}: {what}"
+                                                                       for m, (lesson, what) in METHODS.items()))
+    p.add_argument("--datasets", nargs="+", default=["stackoverflow", "searchsnippets", "biomedical"],
+                   help=f"one or more of: {' '.join(available_datasets())} (default: the first three English ones)")
+    p.add_argument("--methods", nargs="+", default=["all"],
+                   help="names listed below, or all (every unsupervised one; with --label-fraction the few-label ones too)")
+    p.add_argument("--seeds", type=_int_arg(1), default=5, help="seeds 0..N-1 (default 5)")
     p.add_argument("--out", type=Path, default=Path("results/bench.csv"), help="the CSV; rows already there are kept")
-    p.add_argument("--n", type=int, default=None, help="stratified subsample size (default: all; 2000 with --fast)")
+    p.add_argument("--n", type=_int_arg(3), default=None, help="stratified subsample size (default: all; 2000 with --fast)")
     p.add_argument("--fast", action="store_true", help="2,000 texts and lesson 04's FAST_SETTINGS (also STC_FAST=1)")
     p.add_argument("--label-fraction", type=float, default=None,
                    help="adds lesson 05's few-label methods: the share of each class's labels they see (e.g. 0.1)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=_int_arg(1), default=1,
                    help="torch/OpenMP threads (default 1: the small DEC models run slower with two on 2 cores)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
-    p = sub.add_parser("cluster", help="cluster your own texts: assignments, cluster cards, a map")
-    p.add_argument("file", help="label<TAB>text, text<TAB>label, one text a line, .csv or .jsonl")
-    p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--format", default="auto", choices=["auto", "label-text", "text-label", "text", "csv", "jsonl"])
+    p = sub.add_parser("cluster", help="cluster your own texts: assignments, cluster cards, a map",
+                       description="Cluster the texts of FILE; write assignments.csv, clusters.md, map.png, map.html "
+                       "(and evaluation.json when FILE has labels, model.pt with --method dec) to --out.")
+    p.add_argument("file", help="the texts: one a line, label<TAB>text, text<TAB>label, .csv or .jsonl (see --format)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for the results; it must be new, empty or an earlier run's (see --force)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out that holds other files (they are left alone; the results are replaced)")
+    p.add_argument("--format", default="auto", choices=["auto", "label-text", "text-label", "text", "csv", "jsonl"],
+                   help="label-text: label<TAB>text lines; text-label: text<TAB>label; text: one text a line, no "
+                        "labels (tabs kept in the text); csv: a header row, see --text-col/--label-col; jsonl: one JSON "
+                        "object a line. auto (default): .csv and .jsonl by extension, else label-text when every line "
+                        "has a TAB, text when none has; a mix is refused with the line numbers")
+    p.add_argument("--encoding", type=_encoding_arg, default="utf-8", help="the file's encoding (default utf-8)")
     p.add_argument("--text-col", default="text", help="CSV column / JSON field of the texts")
     p.add_argument("--label-col", default="label", help="CSV column / JSON field of the labels, if any")
     p.add_argument("--no-labels", action="store_true", help="ignore labels even if the file has them")
-    p.add_argument("--k", type=_k_arg, default="auto", help="number of clusters, or 'auto' (default)")
-    p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=_k_arg, default="auto",
+                   help="number of clusters (2 .. the number of distinct texts), or auto (default): chosen without "
+                        "labels by BIC over K = 2 .. min(40, n/10) (lesson 06)")
+    p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS,
+                   help="kmeans (default): MiniLM vectors + K-means, 10 starts (lesson 00); cdp: K-means from density "
+                        "peak starts (lesson 03); dec: autoencoder + DEC (lesson 04), slower, saves model.pt")
+    p.add_argument("--seed", type=_int_arg(0), default=0,
+                   help="random seed of K-means, DEC and the map (default 0): the same file and seed give the same "
+                        "clusters")
+    p.add_argument("--no-map", action="store_true", help="skip map.png and map.html (the slowest outputs)")
     p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
     sub.add_parser("check", help="check dependencies, the bundled model and the dataset files")

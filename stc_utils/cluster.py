@@ -108,7 +108,7 @@ def best_k(table: pd.DataFrame, criterion: str) -> int:
 
 
 def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRITERIA, n_init: int = 3,
-             sample: int = 5000, pairs: int = 5, pca_dim: int = 10):
+             sample: int = 5000, pairs: int = 5, pca_dim: int = 10, progress: bool = False):
     """Pick the number of clusters without labels: ``(chosen K, table)``, one table row per K.
 
     For each K: K-means (``n_init`` starts) on all points gives the ``inertia``, the
@@ -120,9 +120,11 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     start) on each, predict both onto the whole subsample and take the ARI of the two
     labellings; the mean is reported. ``criteria`` limits what is computed (``method`` always
     is); ``method`` picks the K (:func:`best_k`). The ``… s`` columns give each criterion's
-    seconds per K (``kmeans s``: the fit shared by the first four). ValueError on fewer than
-    3 texts, NaN, a K outside 2..n-1, fewer than two different K or an unknown name.
+    seconds per K (``kmeans s``: the fit shared by the first four); ``progress``: a bar over K.
+    ValueError on fewer than 3 texts, NaN, a K outside 2..n-1, fewer than two different K or an
+    unknown name.
     """
+    from tqdm.auto import tqdm
     from sklearn import metrics as skm
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -149,7 +151,7 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     z = PCA(min(pca_dim, x.shape[1], n), random_state=seed).fit_transform(x) if "bic" in criteria else None
     fit_needed = {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow"} & set(criteria)
     rows = []
-    for k in ks:
+    for k in tqdm(ks, desc=f"choose K ({method})", disable=not progress):
         row, t = {"k": k}, time.perf_counter()
         if fit_needed:
             km = KMeans(k, n_init=n_init, random_state=seed).fit(x)
@@ -187,3 +189,38 @@ def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5,
                      copy=True).fit_predict(z)
     return labels, {"k": int(labels.max() + 1), "outliers": float(np.mean(labels < 0)),
                     "seconds": time.perf_counter() - t}
+
+
+def confidence(x, labels, seed: int = 0, refits: int = 5) -> np.ndarray:
+    """How surely each text belongs to its cluster, without labels: a probability in (1/K, 1].
+
+    ``q = softmax_j(-||x - c_j||² / T)`` over the cluster means ``c_j``, the entry of the text's
+    own cluster. The temperature T is fitted to the clustering's own instability: K-means (one
+    random start) is refitted on ``refits`` random halves of the texts, each refit's clusters
+    matched to ``labels`` (Hungarian) and used to assign every text; T minimises the log-loss of
+    q against those assignments. Lesson 01's Student-t q (alpha = 1) cannot do this in 384-d:
+    at best q ∝ 1/d², which stays near 1/K (this kernel is its alpha -> infinity limit).
+    """
+    import warnings
+
+    from scipy.optimize import linear_sum_assignment, minimize_scalar
+    from scipy.spatial.distance import cdist
+    from scipy.special import log_softmax
+    from sklearn.cluster import KMeans
+
+    x, labels = np.asarray(x, dtype=np.float64), np.asarray(labels)
+    k, rows, rng = int(labels.max()) + 1, np.arange(len(labels)), np.random.default_rng(seed)
+    d2 = cdist(x, np.stack([x[labels == j].mean(0) for j in range(k)]), "sqeuclidean")
+    votes = []
+    for i in range(refits):
+        half = rng.choice(len(x), max(len(x) // 2, min(len(x), 2 * k)), replace=False)
+        with warnings.catch_warnings():  # a half with fewer distinct texts than K: a poorer refit, not an error
+            warnings.simplefilter("ignore")
+            pred = KMeans(k, n_init=1, random_state=seed + i).fit(x[half]).predict(x)
+        overlap = np.zeros((k, k))
+        np.add.at(overlap, (pred, labels), 1)
+        votes.append(linear_sum_assignment(-overlap)[1][pred])
+    scale = np.median(d2) + 1e-12
+    loss = lambda log_t: -np.mean([log_softmax(-d2 / np.exp(log_t), 1)[rows, v].mean() for v in votes])
+    t = np.exp(minimize_scalar(loss, bounds=np.log([1e-4 * scale, 1e2 * scale]), method="bounded").x)
+    return np.exp(log_softmax(-d2 / t, 1)[rows, labels])

@@ -256,10 +256,12 @@ def read_lines(path: str | Path, encoding: str = "utf-8-sig") -> list[str]:
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
-        hint = ""
-        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            hint = " The file starts with a UTF-16 byte-order mark: try encoding='utf-16'."
-        raise DataFormatError(f"{path} is not valid {requested}: {err.reason} at byte {err.start}.{hint}") from err
+        line = raw.count(b"\n", 0, err.start) + 1
+        hint = (" It starts with a UTF-16 byte-order mark: name" if raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+                else f" Convert it (iconv -f cp1252 -t utf-8 {path} > fixed.txt, with its real encoding) or name")
+        raise DataFormatError(f"{path} is not valid {requested}: line {line}: {err.reason} at byte {err.start}.{hint}"
+                              " its encoding (--encoding utf-16 / cp1252 / ... on the command line, encoding= in "
+                              "Python).") from err
     lines = [line.rstrip("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
@@ -450,20 +452,24 @@ def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
     return shown + (f" ... ({len(numbers)} in all)" if len(numbers) > limit else "")
 
 
-def _guess_tab_format(path: Path, lines: Sequence[str]) -> str:
-    """``format="auto"`` for a plain file: ``"label-text"``, ``"text"``, or refuse a mixed file."""
+def _guess_tab_format(path: Path, lines: Sequence[str], strict: bool = False) -> str:
+    """``format="auto"`` for a plain file: ``"label-text"``, ``"text"``, or refuse a mixed file.
+
+    ``strict`` (the command line): refuse any mix, naming the ``--format`` values that read it.
+    """
     with_tab = [i for i, line in enumerate(lines, 1) if "\t" in line]
     if not lines or not with_tab:
         return "text"
     if len(with_tab) == len(lines):
         return "label-text"
-    if 2 * len(with_tab) > len(lines):
-        missing = [i for i, line in enumerate(lines, 1) if "\t" not in line]
+    fmt = "--format {}".format if strict else "format='{}'".format
+    missing = [i for i, line in enumerate(lines, 1) if "\t" not in line]
+    if strict or 2 * len(with_tab) > len(lines):
         raise DataFormatError(
-            f"{path}: {len(with_tab)} of {len(lines)} lines have a TAB (label<TAB>text?) but "
-            f"{len(missing)} do not, at line(s) {_line_list(missing)}. Fix those lines, or pass "
-            "format='label-text' / 'text-label' (which stops at the first bad line) or "
-            "format='text' (every line is a text, labels included).")
+            f"{path}: {len(with_tab)} of {len(lines)} lines have a TAB (label<TAB>text?), at line(s) "
+            f"{_line_list(with_tab)}, but {len(missing)} do not, at line(s) {_line_list(missing)}. Fix those "
+            f"lines, or pass {fmt('label-text')} / {fmt('text-label')} (which stops at the first bad line) or "
+            f"{fmt('text')} (every line is a text, labels included).")
     warnings.warn(
         f"{path}: format='auto' chose 'text' (one text a line, no labels): only "
         f"{len(with_tab)} of {len(lines)} lines have a TAB, at line(s) {_line_list(with_tab)}. "
@@ -472,7 +478,8 @@ def _guess_tab_format(path: Path, lines: Sequence[str]) -> str:
 
 
 def load_text_file(path: str | Path, format: str = "auto", text_col: str = "text", label_col: str | None = "label",
-                   encoding: str = "utf-8", on_empty: str = "error", name: str | None = None) -> TextDataset:
+                   encoding: str = "utf-8", on_empty: str = "error", name: str | None = None,
+                   strict: bool = False) -> TextDataset:
     """Load your own short texts.
 
     ``format``:
@@ -488,7 +495,8 @@ def load_text_file(path: str | Path, format: str = "auto", text_col: str = "text
       tab but some do not is refused (:class:`DataFormatError` with the line numbers): it is
       a labelled file with broken lines, and reading it as plain text would put the labels
       inside the texts. When only a few lines have a tab, it is read as one text a line and
-      a warning names the chosen format and those lines.
+      a warning names the chosen format and those lines (``strict=True``, the command line:
+      any mix is refused, with the line numbers of both kinds).
 
     ``label_col=None`` loads without labels. ``on_empty``: ``"error"`` (default) or ``"drop"``.
     """
@@ -504,7 +512,7 @@ def load_text_file(path: str | Path, format: str = "auto", text_col: str = "text
         elif suffix in {".jsonl", ".json", ".ndjson"}:
             fmt = "jsonl"
         else:
-            fmt = _guess_tab_format(path, read_lines(path, encoding))
+            fmt = _guess_tab_format(path, read_lines(path, encoding), strict)
     texts: list[str] = []
     raw_labels: list | None = [] if label_col is not None else None
 

@@ -362,7 +362,7 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
     figure = go.Figure()
     for j in at:
         m = np.flatnonzero(labels == j)
-        hover = ["<br>".join(textwrap.wrap(html.escape(_short(texts[i])), 80))
+        hover = ["<br>".join(textwrap.wrap(html.escape(_short(texts[i])), 80, break_long_words=False))
                  + f"<br><b>cluster {j}</b> · confidence {conf[i]:.2f}"
                  + (f" · label {html.escape(str(true_names[i]))}" if true_names is not None else "") for i in m]
         figure.add_scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", marker={"size": 4, "color": colours[j % 20]},
@@ -387,13 +387,12 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     n / 10), its recommended criterion). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
     ``model.pt`` for :meth:`DECModel.predict`). Confidence: :func:`stc_utils.cluster.confidence`
-    (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``. ``out_dir`` is checked first and refused when
-    it holds other files (unless ``force``); the results are written to a temporary folder and
-    moved into place, replacing every file of an earlier run (:data:`OUTPUTS`).
+    (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
+    ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
+    results are written to a temporary folder and moved into place, replacing every file of an
+    earlier run (:data:`OUTPUTS`).
     """
     import shutil
-
-    from tqdm.auto import tqdm
 
     from .autoencoder import SETTINGS, DECModel, embedding_info
     from .cluster import RECOMMENDED, choose_k, confidence, kmeans
@@ -414,8 +413,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             raise ValueError(f"{'' if k == 'auto' else f'--k {k}: '}{path} has {distinct} distinct text(s) "
                              f"({n} in all); {fix}")
         tok = load_encoder(model, device).tokenizer  # texts of < MAX_TOKENS - 2 characters fit the window
-        truncated = sum(len(ids) > MAX_TOKENS for ids in tok([t for t in ds.texts if len(t) > MAX_TOKENS - 2],
-                                                                 verbose=False)["input_ids"]) if n else 0
+        long_texts = [s for s in ds.texts if len(s) > MAX_TOKENS - 2]
+        truncated = sum(len(ids) > MAX_TOKENS for ids in tok(long_texts, verbose=False)["input_ids"]) if long_texts else 0
         x = embed_texts(ds.texts, model=model, device=device, progress=progress, max_length=MAX_TOKENS)
         times["embed s"], t = time.perf_counter() - t, time.perf_counter()
         table = None
