@@ -208,7 +208,7 @@ def confidence(x, labels, seed: int = 0, refits: int = 5) -> np.ndarray:
     from scipy.special import log_softmax
     from sklearn.cluster import KMeans
 
-    x, labels = np.asarray(x, dtype=np.float64), np.asarray(labels)
+    x, labels = np.asarray(x, dtype=np.float64), np.unique(labels, return_inverse=True)[1]  # DEC may leave one empty
     k, rows, rng = int(labels.max()) + 1, np.arange(len(labels)), np.random.default_rng(seed)
     d2 = cdist(x, np.stack([x[labels == j].mean(0) for j in range(k)]), "sqeuclidean")
     votes = []

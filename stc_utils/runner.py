@@ -371,7 +371,8 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
         figure.add_scatter(x=[at[j][0]], y=[at[j][1]], mode="text", text=[f"<b>{j}</b>"], legendgroup=str(j),
                            showlegend=False, hoverinfo="skip")
     figure.update_layout(title=f"{title}; 2-D map: {how}", legend_title_text="cluster: top terms (click to hide)",
-                         xaxis_visible=False, yaxis_visible=False, template="plotly_white", height=750)
+                         xaxis_visible=False, yaxis_visible=False, template="plotly_white",
+                         height=max(750, 260 + 30 * len(at)))  # room for every legend entry
     figure.write_html(folder / "map.html", include_plotlyjs=True, full_html=True)  # no network needed to view it
     return how
 
@@ -394,6 +395,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     """
     import shutil
 
+    from tqdm.auto import tqdm
+
     from .autoencoder import SETTINGS, DECModel, embedding_info
     from .cluster import RECOMMENDED, choose_k, confidence, kmeans
     from .data import load_text_file
@@ -402,8 +405,17 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
 
     if method not in CLUSTER_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
-    out, times, t = Path(out_dir), {}, time.perf_counter()
+    out, times, t = Path(out_dir), {}, [time.perf_counter()]
     tmp = _staging(out, force)
+    names = ["embed", *(["choose K"] if k == "auto" else []), "cluster", "cards", *(["map"] if make_map else [])]
+    steps = None
+
+    def lap(name: str) -> None:  # a step done: its seconds, and the step bar moves on
+        times[f"{name} s"], t[0] = time.perf_counter() - t[0], time.perf_counter()
+        done = names.index(name) + 1
+        steps.set_postfix_str(f"now: {names[done]}" if done < len(names) else "writing", refresh=False)
+        steps.update()
+
     try:
         ds = load_text_file(path, format=file_format, text_col=text_col, label_col=label_col, encoding=encoding,
                             strict=True)
@@ -415,13 +427,15 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         tok = load_encoder(model, device).tokenizer  # texts of < MAX_TOKENS - 2 characters fit the window
         long_texts = [s for s in ds.texts if len(s) > MAX_TOKENS - 2]
         truncated = sum(len(ids) > MAX_TOKENS for ids in tok(long_texts, verbose=False)["input_ids"]) if long_texts else 0
+        steps = tqdm(names, desc="cluster: steps done", bar_format="{desc} {n_fmt}/{total_fmt}{postfix} [{elapsed}]",
+                     disable=not progress, postfix="now: embed")  # which step runs; long ones have their own bar
         x = embed_texts(ds.texts, model=model, device=device, progress=progress, max_length=MAX_TOKENS)
-        times["embed s"], t = time.perf_counter() - t, time.perf_counter()
+        lap("embed")
         table = None
         if k == "auto":
             top = min(40, max(3, distinct // 10), distinct - 1)
             k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED], progress=progress)
-            times["choose K s"], t = time.perf_counter() - t, time.perf_counter()
+            lap("choose K")
         k = int(k)
         if method == "dec":
             dec_model, result = DECModel.fit(x, k, seed=seed, embedding=embedding_info(model), progress=progress,
@@ -432,7 +446,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         else:
             labels, space = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp"), x
         conf = confidence(space, labels, seed=seed)
-        times["cluster s"], t = time.perf_counter() - t, time.perf_counter()
+        lap("cluster")
 
         frame = pd.DataFrame({"text": ds.texts, "cluster": labels, "confidence": conf.round(4)})
         if ds.labels is not None:
@@ -451,11 +465,11 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                       "top terms (class-based TF-IDF): " + (", ".join(terms[j]) or "-"), "",
                       *[f"- {_short(ds.texts[i])}" for i in near], ""]
         (tmp / "clusters.md").write_text("\n".join(lines), encoding="utf-8")
-        times["cards s"], t = time.perf_counter() - t, time.perf_counter()
+        lap("cards")
         if make_map:
             _maps(tmp, x, labels, k, ds.texts, conf, terms, f"{n} texts, {k} clusters ({method})", seed,
                   None if ds.labels is None else frame["label"].to_numpy())
-            times["map s"] = time.perf_counter() - t
+            lap("map")
         summary = {"texts": n, "k": k, "method": method, "truncated": truncated,
                    **{key: round(v, 2) for key, v in times.items()}}
         if ds.labels is not None:
@@ -464,6 +478,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             (tmp / "evaluation.json").write_text(json.dumps(summary["evaluation"], indent=2))
         _publish(tmp, out)
     finally:
+        if steps is not None:
+            steps.close()
         shutil.rmtree(tmp, ignore_errors=True)
     summary["k table"] = table
     return summary

@@ -322,3 +322,12 @@ def test_confidence_ranks_texts_and_the_maps_label_clusters(tmp_path):
     assert "confidence" in hover and "cluster" in hover and "label" in hover
     assert _html.unescape(hover.split("<br>")[0]) in " ".join(frame["text"])
     assert (tmp_path / "out" / "map.png").stat().st_size > 10000
+
+
+def test_confidence_is_a_probability_even_with_an_empty_cluster():
+    from stc_utils.cluster import confidence
+
+    x, y = _blobs()
+    q = confidence(x, np.where(y == 1, 3, y))  # clusters 0, 2, 3: DEC can leave one (here 1) empty
+    assert q.shape == (90,) and np.isfinite(q).all() and (q >= 1 / 3).all() and (q <= 1).all()
+    assert np.array_equal(q, confidence(x, np.where(y == 1, 3, y)))  # seeded
