@@ -5,8 +5,10 @@ Two end points, both run through the package's :func:`stc_utils.autoencoder.fit_
 - ``old``: the pipeline of results/bench.csv before the fix (lesson 04's ``SETTINGS``: SIF with
   a = 1e-3 and a weighted mean, DEC's global input scaling, d-256-32 ReLU pretrained 50 epochs,
   SGD 0.01 momentum 0.9, batch 256, P every 140 steps, 8,000 steps, tol 0.1 %, K-means 10 starts);
-- ``ref``: the reference (``SELF_TRAIN_SIF`` + ``SELF_TRAIN_SETTINGS``, see autoencoder.py for
-  the sources).
+- ``ref``: the reference code's choices (``SELF_TRAIN_SIF`` + ``REF`` below, with their sources).
+
+The package's Self-Train (the runner's ``self_train``) is ``old+sif``: ``SELF_TRAIN_SIF`` with
+lesson 04's settings.
 
 and configurations that change one group of settings at a time: ``ref-X`` puts group X back
 to ``old``'s value, ``old+X`` takes X from ``ref``; changes chain (``old+sif+optimizer``). Each run records three labellings, all
@@ -18,6 +20,10 @@ step) and ``final`` (K-means on the learned codes, the method's output). Labels 
     python benchmarks/self_train_ablation.py --summary benchmarks/results/self_train_ablation.jsonl
 
 ``--out`` is appended to and resumed: (dataset, config, seed) already there are skipped.
+benchmarks/results/self_train_ablation.jsonl holds the runs of the report (issue 18); ``old``
+and ``old+sif`` are also results/bench.csv's self_train rows before and after the fix (seeds 0-4:
+the same code path, seeds 0-1 re-run here identical to the 4th decimal). ``ref`` is one seed
+per dataset only: 452-1,239 s per run on this shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ if __name__ == "__main__":  # before numpy/torch/sklearn start their thread pool
 import pandas as pd
 import torch
 
-from stc_utils.autoencoder import SELF_TRAIN_SETTINGS, SELF_TRAIN_SIF, fit_self_train
+from stc_utils.autoencoder import SELF_TRAIN_SIF, fit_self_train
 from stc_utils.data import load_dataset, load_word2vec
 from stc_utils.embed import sif_embed, tokenize
 from stc_utils.metrics import evaluate
@@ -44,11 +50,18 @@ OLD_SIF: dict = {}  # sif_embed's defaults: a = 1e-3, weighted mean, uncentred f
 OLD = {"dims": "small", "activation": "relu", "scaling": "dec", "ae_epochs": 50, "ae_lr": 1e-3, "batch_size": 256,
        "dec_optimizer": "sgd", "dec_lr": 0.01, "update_interval": 140, "tol": 0.001, "max_steps": 8000,
        "n_init": 10, "final": "kmeans", "final_n_init": 10}
-REF = SELF_TRAIN_SETTINGS
+# Hadifar et al.'s code (STC.py, data_loader.py) and torchSTC's (scripts/run.py): min-max inputs,
+# d-500-500-2000-20 LeakyReLU, 15 epochs of Adam with batch 64, K-means with 100 starts; self-training
+# of encoder + centroids with Adam (torchSTC; Hadifar's Keras code: SGD 0.1), P every 500 steps,
+# 1,500 steps (their StackOverflow values), tol 0.01 %; K-means with 5 starts on the learned codes.
+REF = {"dims": "stc", "activation": "leaky_relu", "scaling": "minmax", "ae_epochs": 15, "ae_lr": 1e-3,
+       "batch_size": 64, "dec_optimizer": "adam", "dec_lr": 1e-3, "update_interval": 500, "tol": 1e-4,
+       "max_steps": 1500, "n_init": 100, "final": "kmeans", "final_n_init": 5}
 GROUPS = {  # one difference each; "sif" is the input vectors, the others are keys of the settings
     "sif": (), "scaling": ("scaling",), "arch": ("dims", "activation"), "epochs": ("ae_epochs",),
     "batch": ("batch_size",), "optimizer": ("dec_optimizer", "dec_lr"),
     "schedule": ("update_interval", "max_steps", "tol"), "starts": ("n_init", "final_n_init"),
+    "center": (),  # +center: SIF removes the first principal component (centred; the reference's StackOverflow)
 }
 
 
@@ -63,7 +76,7 @@ def config(name: str) -> tuple[dict, dict]:
     sif, settings = (OLD_SIF, dict(OLD)) if base == "old" else (SELF_TRAIN_SIF, dict(REF))
     for change in changes:
         src_sif, src = (SELF_TRAIN_SIF, REF) if change[0] == "+" else (OLD_SIF, OLD)
-        sif = src_sif if change[1:] == "sif" else sif
+        sif = src_sif if change[1:] == "sif" else {**sif, "center": True} if change == "+center" else sif
         settings.update({k: src[k] for k in GROUPS[change[1:]]})
     return sif, settings
 
@@ -116,7 +129,7 @@ def main() -> None:
     parser.add_argument("--summary", type=Path, help="print the table of a results file and stop")
     args = parser.parse_args()
     if args.summary:
-        print(summary(args.summary).to_markdown())
+        print(summary(args.summary).to_string())
         return
     torch.set_num_threads(1)
     for name in args.configs:
