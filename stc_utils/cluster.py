@@ -13,18 +13,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from . import cdp
+# the checks live in cdp (which imports nothing from here); other modules and tests import them from here
+from .cdp import check_n_clusters, check_points  # noqa: F401
 from .metrics import evaluate, format_summary, summarize
-
-
-def check_n_clusters(n_clusters: int, n_samples: int) -> int:
-    """Refuse a number of clusters that cannot work, with a message saying why."""
-    if int(n_clusters) != n_clusters or n_clusters < 1:
-        raise ValueError(f"n_clusters must be a positive integer, got {n_clusters!r}")
-    if n_clusters > n_samples:
-        raise ValueError(
-            f"n_clusters={n_clusters} is larger than the number of texts ({n_samples}); "
-            "use fewer clusters or more texts")
-    return int(n_clusters)
 
 
 INITS = ("k-means++", "random", "cdp", "mdm")
@@ -44,9 +36,7 @@ def kmeans(x, n_clusters: int, seed: int = 0, n_init: int = 10, init="k-means++"
     if isinstance(init, str) and init not in INITS:
         raise ValueError(f"unknown init {init!r}; use one of {INITS} or an array of centres")
     if isinstance(init, str) and init in ("cdp", "mdm"):
-        from . import cdp
-
-        x = cdp.check_points(x, n_clusters)
+        x = check_points(x, n_clusters)
         if init == "mdm":
             starts = [cdp.mdm_init(x, n_clusters)]
         else:

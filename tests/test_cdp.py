@@ -138,3 +138,62 @@ def test_n_not_larger_than_k():
         cdp.cdp_init(x, 9)
     with pytest.raises(ValueError, match="must be smaller than the number of points"):
         cdp.mdm_init(x, 8)
+
+
+def _product_rule_float64(x, candidates, chosen, n_clusters):
+    """The implementation before issue 19 (float64 copy of the candidates), kept as the reference."""
+    cand = x[candidates].astype(np.float64)
+    log_sum = np.zeros(len(cand))
+    chosen = list(chosen)
+    with np.errstate(divide="ignore"):
+        for c in chosen:
+            log_sum += np.log(np.linalg.norm(cand - x[c].astype(np.float64), axis=1))
+        while len(chosen) < n_clusters:
+            best = int(np.argmax(log_sum))
+            chosen.append(int(candidates[best]))
+            log_sum += np.log(np.linalg.norm(cand - cand[best], axis=1))
+    return chosen
+
+
+@pytest.mark.parametrize("chunk", [50, 1000, 2**22])
+def test_float32_chunked_product_rule_matches_the_float64_one(chunk):
+    x = np.random.default_rng(5).normal(size=(700, 12)).astype(np.float32)
+    candidates = np.sort(np.random.default_rng(6).choice(700, 400, replace=False))
+    for chosen in ([int(candidates[0])], [3, 500]):
+        expected = _product_rule_float64(x, candidates, chosen, 15)
+        assert cdp._product_rule(x, candidates, chosen, 15, chunk=chunk) == expected
+    assert cdp._product_rule(x, np.arange(700), [0, 1], 20, chunk=chunk) == \
+        _product_rule_float64(x, np.arange(700), [0, 1], 20)
+
+
+def test_cdp_init_refuses_rho_of_another_length():
+    x, _ = _blobs()
+    rho = cdp.density(x)[0]
+    with pytest.raises(ValueError, match=f"rho has {len(x) - 1} densities for {len(x)} points"):
+        cdp.cdp_init(x, 4, rho=rho[:-1])
+
+
+def test_strips_stay_under_2_25_distances_past_524k_rows(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(cdp, "STRIP", 2**12)  # the same arithmetic, scaled down: 4,096 distances
+    x = torch.zeros((600, 2))
+    strips = [d2.shape for _, _, d2 in cdp._blocks(x, None, 1024)]
+    assert max(r * c for r, c in strips) <= 2**12 and sum(r for r, _ in strips) == 600
+    strips = [d2.shape for _, _, d2 in cdp._blocks(torch.zeros((5000, 2)), x[:10], 1024)]
+    assert max(r * c for r, c in strips) <= 2**12
+    # past STRIP / 64 columns the old floor of 64 rows broke the promise; one row per strip now
+    big = [d2.shape for _, _, d2 in cdp._blocks(torch.zeros((3000, 2)), None, 1024)]
+    assert big[0] == (1, 3000) and max(r * c for r, c in big) <= 3000
+
+
+def test_cdp_does_not_import_cluster_and_cluster_reexports_the_checks():
+    import ast
+    import inspect
+
+    from stc_utils import cluster
+
+    tree = ast.parse(inspect.getsource(cdp))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(m and m.endswith("cluster") and not m.startswith("sklearn") for m in imported), imported
+    assert cluster.check_n_clusters is cdp.check_n_clusters and cluster.check_points is cdp.check_points
