@@ -13,7 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "references" / "semisupervised-contrastive-clustering.md"
-LESSON = ROOT / "notebooks" / "05_semisupervised_contrastive.ipynb"
+# The revised lesson waits in drafts/ for its full run (issue 17); the test follows it there.
+LESSON = next(p for p in (ROOT / "drafts" / "05_semisupervised_contrastive.ipynb",
+                          ROOT / "notebooks" / "05_semisupervised_contrastive.ipynb") if p.is_file())
 
 
 def _quotes() -> list[str]:
