@@ -97,9 +97,32 @@ def best_k(table: pd.DataFrame, criterion: str) -> int:
     return int(values.index[values >= values.max() - 1e-9].max())
 
 
+GRID_UP_TO = 60  # search="auto": every K up to this largest K (the default 2..40), coarse-to-fine above
+COARSE = 8  # K values of the coarse pass, spaced geometrically
+
+
+def _refine(ks: list[int], evaluate_at, pick) -> None:
+    """Coarse-to-fine over the sorted ``ks``: ``COARSE`` values spaced geometrically (both ends
+    included), then bisect towards the best one (``pick`` on what was evaluated) until its
+    evaluated neighbours are its neighbours in ``ks``. ``evaluate_at(k)`` records one K."""
+    at = {int(np.abs(np.asarray(ks) - t).argmin()) for t in np.geomspace(ks[0], ks[-1], COARSE)}
+    done = set()
+    while at - done:
+        for i in sorted(at - done):
+            evaluate_at(ks[i])
+            done.add(i)
+        best = ks.index(pick())
+        left, right = [i for i in done if i < best], [i for i in done if i > best]
+        if left and best - max(left) > 1:
+            at.add((max(left) + best) // 2)
+        if right and min(right) - best > 1:
+            at.add((best + min(right)) // 2)
+
+
 def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRITERIA, n_init: int = 3,
-             sample: int = 5000, pairs: int = 5, pca_dim: int = 10, progress: bool = False):
-    """Pick the number of clusters without labels: ``(chosen K, table)``, one table row per K.
+             sample: int = 5000, pairs: int = 5, pca_dim: int = 10, progress: bool = False,
+             search: str = "auto", bic_tol: float | None = None):
+    """Pick the number of clusters without labels: ``(chosen K, table)``, one table row per K visited.
 
     For each K: K-means (``n_init`` starts) on all points gives the ``inertia``, the
     ``elbow`` (:func:`elbow_curve`), ``calinski_harabasz`` and ``davies_bouldin``, and the
@@ -111,8 +134,20 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     labellings; the mean is reported. ``criteria`` limits what is computed (``method`` always
     is); ``method`` picks the K (:func:`best_k`). The ``… s`` columns give each criterion's
     seconds per K (``kmeans s``: the fit shared by the first four); ``progress``: a bar over K.
-    ValueError on fewer than 3 texts, NaN, a K outside 2..n-1, fewer than two different K or an
-    unknown name.
+
+    ``search``: ``"grid"`` visits every K (the table has one row per K); ``"refine"`` visits
+    8 K spaced geometrically, then bisects towards the best one by ``method`` (it assumes the
+    criterion has no second, better optimum hidden between two coarse points); ``"auto"``:
+    the grid when the largest K is at most 60 (the default 2..40 is unchanged), refine above.
+    ``bic_tol``: the mixture's convergence tolerance (scikit-learn's ``tol``, the change of the
+    mean log-likelihood per text); ``None``: 1e-3 (scikit-learn's default) for the grid, 1e-2
+    for refine. Why both: a mixture fit grows with K and with its iterations (11,000 MiniLM
+    vectors, 10-d: K = 300 took 54 iterations, 77-99 s at 1e-3, 14 iterations, 29 s at 1e-2;
+    the looser tolerance moved the BIC by 1.3k-2.8k at K = 100-300, where K and K + 10 differ
+    by ~5k). ``benchmarks/choose_k_speed.py --wide`` measures K = 50..300 (step 10): refine at
+    1e-2 fits 8 K in 26 s, the old full grid at 1e-3 fits 26 K in 313 s, same pick.
+    ValueError on fewer than 3 texts, NaN, a K outside 2..n-1, fewer than two
+    different K, an unknown name or search.
     """
     from tqdm.auto import tqdm
     from sklearn import metrics as skm
@@ -123,6 +158,8 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     criteria = tuple(dict.fromkeys(tuple(criteria) + (method,)))
     for c in criteria:
         best_k(pd.DataFrame({c: [0.0]}), c)  # raises on an unknown name
+    if search not in ("auto", "grid", "refine"):
+        raise ValueError(f"unknown search {search!r}; use 'auto', 'grid' or 'refine'")
     x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float32)
     n = x.shape[0]
     if x.ndim != 2 or n < 3:
@@ -135,13 +172,19 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
                          f"undefined outside), got K from {ks[0]} to {ks[-1]}")
     if len(ks) < 2:
         raise ValueError(f"k_values must hold at least two different K to choose from, got {list(k_values)}")
+    if search == "auto":
+        search = "grid" if ks[-1] <= GRID_UP_TO else "refine"
+    if bic_tol is None:
+        bic_tol = 1e-3 if search == "grid" else 1e-2
     rng = np.random.default_rng(seed)
     sub = rng.choice(n, sample, replace=False) if n > sample else np.arange(n)
     halves = [np.array_split(rng.permutation(sub), 2) for _ in range(pairs)]
     z = PCA(min(pca_dim, x.shape[1], n), random_state=seed).fit_transform(x) if "bic" in criteria else None
     fit_needed = {"silhouette", "calinski_harabasz", "davies_bouldin", "elbow"} & set(criteria)
-    rows = []
-    for k in tqdm(ks, desc=f"choose K ({method})", disable=not progress):
+    rows = {}
+    bar = tqdm(total=len(ks), desc=f"choose K ({method})", disable=not progress)
+
+    def evaluate_at(k: int) -> None:
         row, t = {"k": k}, time.perf_counter()
         if fit_needed:
             km = KMeans(k, n_init=n_init, random_state=seed).fit(x)
@@ -149,18 +192,31 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
         for name, score in [("silhouette", lambda: skm.silhouette_score(x[sub], labels[sub], metric="cosine")),
                             ("calinski_harabasz", lambda: skm.calinski_harabasz_score(x, labels)),
                             ("davies_bouldin", lambda: skm.davies_bouldin_score(x, labels)),
-                            ("bic", lambda: GaussianMixture(k, random_state=seed).fit(z).bic(z)),
+                            ("bic", lambda: GaussianMixture(k, random_state=seed, tol=bic_tol).fit(z).bic(z)),
                             ("stability", lambda: np.mean([skm.adjusted_rand_score(
                                 *(KMeans(k, n_init=1, random_state=seed + i).fit(x[h]).predict(x[sub]) for h in pair))
                                 for i, pair in enumerate(halves)]) if k <= len(sub) // 2 else np.nan)]:
             if name in criteria:
                 t = time.perf_counter()
                 row[name], row[f"{name} s"] = float(score()), time.perf_counter() - t
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index("k")
-    if "elbow" in criteria:
-        table.insert(table.columns.get_loc("inertia") + 1, "elbow", elbow_curve(ks, table["inertia"]))
-    return best_k(table, method), table
+        rows[k] = row
+        bar.update()
+
+    def table() -> pd.DataFrame:
+        out = pd.DataFrame([rows[k] for k in sorted(rows)]).set_index("k")
+        if "elbow" in criteria:
+            out.insert(out.columns.get_loc("inertia") + 1, "elbow", elbow_curve(out.index, out["inertia"]))
+        return out
+
+    if search == "grid":
+        for k in ks:
+            evaluate_at(k)
+    else:
+        _refine(ks, evaluate_at, lambda: best_k(table(), method))
+    bar.total = bar.n
+    bar.close()
+    result = table()
+    return best_k(result, method), result
 
 
 def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5, min_cluster_size: int = 10):

@@ -92,7 +92,7 @@ def test_bad_input_is_a_clear_error():
 def test_cli_k_argument(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--dataset", "searchsnippets", "--k", "many"])
-    assert "--k takes 'auto' or a number of clusters, got 'many'" in capsys.readouterr().err
+    assert "argument --k: takes 'auto' or a number of clusters (2 or more), got 'many'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--k", "auto", "--criterion", "gap"])
 
@@ -119,3 +119,26 @@ def test_umap_hdbscan_finds_separated_blobs_and_reports_outliers():
     assert info["k"] == 4 and info["outliers"] < 0.05 and info["seconds"] > 0
     kept = labels >= 0
     assert ari(y[kept], labels[kept]) == 1.0
+
+
+def test_refine_finds_the_grid_pick_with_fewer_fits():
+    x, _ = _blobs(k=12, n=1200, seed=2)
+    k_grid, grid = choose_k(x, range(2, 41), criteria=["bic"], search="grid")
+    k_fine, fine = choose_k(x, range(2, 41), criteria=["bic"], search="refine", bic_tol=1e-3)
+    assert k_grid == k_fine == 12
+    assert len(grid) == 39 and len(fine) < 20 and set(fine.index) <= set(grid.index)
+    assert {11, 12, 13} <= set(fine.index)  # bisected down to the pick's neighbours
+    # the same fits where both visited a K: refine only skips K, it does not change a score
+    assert np.allclose(fine["bic"], grid.loc[fine.index, "bic"])
+
+
+def test_auto_search_keeps_the_grid_for_the_default_range_and_refines_wide_ones():
+    x, _ = _blobs(k=5, n=2000)
+    _, default = choose_k(x, range(2, 41), criteria=["bic"])
+    _, grid = choose_k(x, range(2, 41), criteria=["bic"], search="grid")
+    assert list(default.index) == list(range(2, 41))
+    pd.testing.assert_series_equal(default["bic"], grid["bic"])
+    k, wide = choose_k(x, range(2, 71), criteria=["bic"])  # K up to 70 > 60: coarse-to-fine
+    assert k == 5 and len(wide) < 20 and {2, 70} <= set(wide.index) and {4, 5, 6} <= set(wide.index)
+    with pytest.raises(ValueError, match="unknown search 'log'"):
+        choose_k(x, range(2, 5), search="log")
