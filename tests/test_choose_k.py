@@ -110,7 +110,7 @@ def test_cli_k_auto_prints_the_choice_before_the_results(capsys):
     row = capsys.readouterr().out.splitlines()[-1].split()
     assert row[:4] == ["searchsnippets", "300", "8", "5"]
     assert main(argv + ["--k", "400"]) == 2
-    assert "larger than the number of texts (300)" in capsys.readouterr().err
+    assert "--k 400 is more than the 300 texts of searchsnippets" in capsys.readouterr().err
 
 
 def test_umap_hdbscan_finds_separated_blobs_and_reports_outliers():
