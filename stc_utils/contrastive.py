@@ -274,7 +274,7 @@ def start_classifier(x, y, seed: int = 0) -> LogisticRegression:
     """
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    folds = min(5, int(np.bincount(np.unique(y, return_inverse=True)[1]).min()))
+    folds = min(5, int(np.unique(y, return_counts=True)[1].min()))  # the smallest class bounds the folds
     if folds < 2:
         return LogisticRegression(max_iter=2000).fit(x, y)
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
