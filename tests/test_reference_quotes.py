@@ -13,9 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "references" / "semisupervised-contrastive-clustering.md"
-# The revised lesson waits in drafts/ for its full run (issue 17); the test follows it there.
-LESSON = next(p for p in (ROOT / "drafts" / "05_semisupervised_contrastive.ipynb",
-                          ROOT / "notebooks" / "05_semisupervised_contrastive.ipynb") if p.is_file())
+LESSON = ROOT / "notebooks" / "05_semisupervised_contrastive.ipynb"
 
 
 def _quotes() -> list[str]:
