@@ -293,6 +293,19 @@ def word_frequencies(tokenized: Sequence[Sequence[str]]) -> dict[str, float]:
     return {w: c / total for w, c in counts.items()}
 
 
+def key_frequencies(tokenized: Sequence[Sequence[str]], kv) -> dict[str, float]:
+    """p(w) counted on the words the vectors are looked up with, returned per token.
+
+    A token is looked up as itself, else lower-cased (:func:`_lookup`); "How" and "how" that
+    share the vector of "how" share one count. Tokens without a vector are counted lower-cased
+    (they weigh nothing, but stay in the total, as in :func:`word_frequencies`).
+    """
+    keys = {w: _lookup(w, kv) or w.lower() for toks in tokenized for w in toks}
+    counts = Counter(keys[w] for toks in tokenized for w in toks)
+    total = sum(counts.values())
+    return {w: counts[k] / total for w, k in keys.items()}
+
+
 def w2v_average(tokenized: Sequence[Sequence[str]], kv) -> np.ndarray:
     """Plain average of the word vectors of each text (zeros when every word is OOV)."""
     return sif_embed(tokenized, kv, weights=None, remove_pc=False)
@@ -303,8 +316,10 @@ def sif_embed(tokenized: Sequence[Sequence[str]], kv, weights: dict[str, float] 
     """Smooth inverse frequency sentence vectors (Arora, Liang & Ma 2017).
 
     Each word is weighted by ``a / (a + p(w))`` (``p`` from ``weights``: ``"corpus"``
-    estimates it on ``tokenized`` itself, cased tokens as given; None weights every word 1)
-    and the weighted sum over in-vocabulary words is divided by
+    estimates it on ``tokenized`` itself, cased tokens as given; ``"keys"`` on the words the
+    vectors are looked up with (:func:`key_frequencies`: "How" and "how" share the count of
+    the vector "how"), what lesson 02 uses; a dict gives p per token; None weights every
+    word 1) and the weighted sum over in-vocabulary words is divided by
 
     - ``average="weights"`` (default): the sum of the weights (a weighted mean), or
     - ``average="count"``: the number of in-vocabulary words, as in the paper's Algorithm 1
@@ -312,10 +327,10 @@ def sif_embed(tokenized: Sequence[Sequence[str]], kv, weights: dict[str, float] 
 
     Then the projection on one direction ``u`` is removed, ``v <- v - u u^T v``:
 
-    - ``center=False`` (default): ``u`` is the first right singular vector of the uncentred
-      matrix (``TruncatedSVD``, as in the authors' code);
-    - ``center=True``: ``u`` is the first principal component (of the centred vectors), as the
-      paper's text says.
+    - ``center=False`` (default): ``u`` is the first singular vector of the uncentred matrix
+      (``TruncatedSVD``), as in Algorithm 1 of the paper and the authors' code;
+    - ``center=True``: ``u`` is the first principal component (of the centred vectors), a
+      variant of this course (lesson 02 measures it), not the paper's.
 
     The defaults reproduce the vectors of earlier versions; lesson 02 measures the variants.
     """
@@ -323,6 +338,8 @@ def sif_embed(tokenized: Sequence[Sequence[str]], kv, weights: dict[str, float] 
         raise ValueError(f"average must be 'weights' or 'count', got {average!r}")
     if weights == "corpus":
         weights = word_frequencies(tokenized)
+    elif weights == "keys":
+        weights = key_frequencies(tokenized, kv)
     out = np.zeros((len(tokenized), kv.vector_size), dtype=np.float32)
     for i, toks in enumerate(tokenized):
         vecs, ws = [], []

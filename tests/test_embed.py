@@ -153,6 +153,19 @@ def test_sif_paper_variant_divides_by_word_count_and_removes_the_centred_compone
         embed.sif_embed(toks, kv, average="mean")
 
 
+def test_sif_keys_counts_p_on_the_looked_up_words():
+    kv = _toy_vectors()
+    toks = [["The", "svn"], ["the", "matlab"], ["THE", "plot"], ["zzz"]]
+    freq = embed.key_frequencies(toks, kv)
+    # "The", "the" and "THE" are all looked up as "the": one count of 3 out of 7 tokens
+    assert freq["The"] == freq["the"] == freq["THE"] == pytest.approx(3 / 7)
+    assert freq["svn"] == freq["zzz"] == pytest.approx(1 / 7)
+    by_keys = embed.sif_embed(toks, kv, weights="keys", remove_pc=False)
+    assert np.allclose(by_keys, embed.sif_embed(toks, kv, weights=freq, remove_pc=False))
+    cased = embed.sif_embed(toks, kv, remove_pc=False)  # "The" counted apart: p = 1/7, weighs more
+    assert not np.allclose(by_keys[0], cased[0])
+
+
 def test_train_word2vec_is_deterministic():
     toks = [embed.tokenize(t.lower()) for t in TEXTS] * 20
     a = embed.train_word2vec(toks, vector_size=8, min_count=1, epochs=2, seed=1)
