@@ -2,7 +2,7 @@
 
 Same data as ``cdp_speed.py`` (the full StackOverflow MiniLM embeddings, from the cache).
 Times the recommended criterion alone (what ``python -m stc_utils run --k auto`` computes)
-and, with ``--all``, every criterion of lesson 06 in one call, with each one's seconds.
+and, with ``--all``, every criterion of lesson 07 in one call, with each one's seconds.
 
     python benchmarks/choose_k_speed.py                  # the recommended criterion
     python benchmarks/choose_k_speed.py --all            # also every criterion together

@@ -3,7 +3,7 @@
 ``python -m stc_utils run --dataset stackoverflow``: load a benchmark (verified), embed it
 with the BERT model (cached), run K-means over several seeds and print ACC / NMI / ARI as
 mean ± std with the timings of each step. K is the number of classes unless ``--k N`` sets
-it, or ``--k auto`` chooses it without labels (lesson 06: ``stc_utils.cluster.choose_k`` over
+it, or ``--k auto`` chooses it without labels (lesson 07: ``stc_utils.cluster.choose_k`` over
 K = 2..``--k-max``, printing the chosen K and the criterion table before the results).
 
 ``python -m stc_utils bench --datasets ... --methods all --seeds 5 --out results/bench.csv``:
@@ -28,7 +28,7 @@ from .config import is_fast_run, seed_everything
 def run(args) -> int:
     import pandas as pd
 
-    from .cluster import choose_k, kmeans_seeds, summary_row
+    from .cluster import choose_k, kmeans_seeds, small_corpus_warning, summary_row
     from .data import load_dataset
     from .embed import embed_texts, load_encoder
     from .metrics import summarize
@@ -51,6 +51,8 @@ def run(args) -> int:
             print(f"[{name}] chosen K = {k} ({args.criterion}, K = 2..{table.index.max()}, no labels used; "
                   f"the data has {ds.n_classes} classes)")
             print(table.round(4).to_string() + "\n")
+            if small_corpus_warning(len(ds), args.criterion):
+                print(small_corpus_warning(len(ds), args.criterion), file=sys.stderr)
         t2b = time.perf_counter()
         if k > len(ds):
             raise ValueError(f"--k {k} is more than the {len(ds)} texts of {name}; use fewer clusters or more texts")
@@ -152,10 +154,12 @@ def cluster(args) -> int:
                            text_col=args.text_col, label_col=None if args.no_labels else args.label_col,
                            model=args.model, device=args.device, encoding=args.encoding, force=args.force,
                            make_map=not args.no_map)
-    table = summary.pop("k table")
+    table, k_warning = summary.pop("k table"), summary.pop("k warning")
     if table is not None:
         print(f"chosen K = {summary['k']} without labels; the criterion table:")
         print(table.round(4).to_string() + "\n")
+    if k_warning:
+        print(k_warning, file=sys.stderr)
     for key, value in summary.items():
         print(f"{key}: {value}")
     if summary["truncated"]:
@@ -197,7 +201,7 @@ def _encoding_arg(value: str) -> str:
 
 
 def main(argv=None) -> int:
-    from .cluster import CRITERIA, RECOMMENDED
+    from .cluster import BIC_MIN_TEXTS, CRITERIA, RECOMMENDED
 
     parser = argparse.ArgumentParser(prog="python -m stc_utils", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -214,7 +218,7 @@ def main(argv=None) -> int:
                    help="number of clusters, or 'auto' to choose it without labels (default: the number of classes)")
     p.add_argument("--k-max", type=_int_arg(3), default=40, help="--k auto tries K = 2..K_MAX (default 40)")
     p.add_argument("--criterion", default=RECOMMENDED, choices=CRITERIA,
-                   help=f"--k auto's criterion (default {RECOMMENDED}, lesson 06)")
+                   help=f"--k auto's criterion (default {RECOMMENDED}, lesson 07)")
     p.add_argument("--n", type=_int_arg(10), default=None,
                    help="stratified subsample size (default: all; 2000 when STC_FAST=1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
@@ -258,7 +262,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-labels", action="store_true", help="ignore labels even if the file has them")
     p.add_argument("--k", type=_k_arg, default="auto",
                    help="number of clusters (2 .. the number of distinct texts), or auto (default): chosen without "
-                        "labels by BIC over K = 2 .. min(40, n/10) (lesson 06)")
+                        f"labels by BIC over K = 2 .. min(40, n/10) (lesson 07; it warns below {BIC_MIN_TEXTS:,} "
+                        "texts, where BIC chose too few clusters)")
     p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS,
                    help="kmeans (default): MiniLM vectors + K-means, 10 starts (lesson 00); cdp: K-means from density "
                         "peak starts (lesson 03); dec: autoencoder + DEC (lesson 04), slower, saves model.pt")

@@ -2,8 +2,8 @@
 
 Taught in lesson 00 (quick tour); lesson 03 replaces the initialisation, lesson 04 the
 representation. The number of clusters comes from the ground truth, nothing else does,
-except in :func:`choose_k` and :func:`umap_hdbscan` (lesson 06, "Evaluation without labels,
-and choosing K"), which pick it from the vectors alone.
+except in :func:`choose_k` and :func:`umap_hdbscan` (lesson 07, "Choosing K without labels"),
+which pick it from the vectors alone.
 """
 
 from __future__ import annotations
@@ -72,7 +72,20 @@ def summary_row(runs: pd.DataFrame, keys=("acc", "nmi", "ari")) -> dict:
 
 CRITERIA = ("silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability", "elbow")
 _MINIMISE = ("davies_bouldin", "bic")
-RECOMMENDED = "bic"  # lesson 06 measures every criterion on the four benchmarks and picks this one
+RECOMMENDED = "bic"  # lesson 07 grades every criterion on the four benchmarks (labels: grading only) and picks this one
+BIC_MIN_TEXTS = 10_000  # lesson 07: BIC by corpus size; with 5,000 texts or fewer it chose at most 16 for 20 classes
+
+
+def small_corpus_warning(n_texts: int, method: str = RECOMMENDED) -> str | None:
+    """The warning ``--k auto`` prints when BIC chooses K from fewer than :data:`BIC_MIN_TEXTS` texts, else None.
+
+    BIC's penalty grows with log n and its likelihood gain with n, so on a small corpus it picks
+    few clusters (lesson 07 measures it on subsamples of three benchmarks).
+    """
+    if method != "bic" or n_texts >= BIC_MIN_TEXTS:
+        return None
+    return (f"warning: BIC chose K from {n_texts:,} texts; below {BIC_MIN_TEXTS:,} texts it chose too few clusters "
+            f"in lesson 07's measurements (subsamples of three benchmarks): read the criterion table, or set --k")
 
 
 def elbow_curve(k_values, inertia) -> np.ndarray:

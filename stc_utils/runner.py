@@ -385,7 +385,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
 
     The backend of ``python -m stc_utils cluster`` (its messages name the command-line flags).
     ``k``: a number, or ``"auto"`` (:func:`stc_utils.cluster.choose_k` over K = 2 ... min(40,
-    n / 10), its recommended criterion). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
+    n / 10), its recommended criterion; ``summary["k warning"]`` says when the corpus is smaller
+    than :data:`stc_utils.cluster.BIC_MIN_TEXTS`, else None). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
     ``model.pt`` for :meth:`DECModel.predict`). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
@@ -398,7 +399,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from tqdm.auto import tqdm
 
     from .autoencoder import SETTINGS, DECModel, embedding_info
-    from .cluster import RECOMMENDED, choose_k, confidence, kmeans
+    from .cluster import RECOMMENDED, choose_k, confidence, kmeans, small_corpus_warning
     from .data import load_text_file
     from .embed import embed_texts, load_encoder
     from .metrics import evaluate
@@ -431,10 +432,11 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                      disable=not progress, postfix="now: embed")  # which step runs; long ones have their own bar
         x = embed_texts(ds.texts, model=model, device=device, progress=progress, max_length=MAX_TOKENS)
         lap("embed")
-        table = None
+        table, k_warning = None, None
         if k == "auto":
             top = min(40, max(3, distinct // 10), distinct - 1)
             k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED], progress=progress)
+            k_warning = small_corpus_warning(len(x))
             lap("choose K")
         k = int(k)
         if method == "dec":
@@ -481,5 +483,5 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         if steps is not None:
             steps.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    summary["k table"] = table
+    summary["k table"], summary["k warning"] = table, k_warning
     return summary

@@ -1,11 +1,12 @@
-"""choose_k (lesson 06): each criterion finds K on well-separated blobs; the table; errors; the CLI."""
+"""choose_k (lesson 07): each criterion finds K on well-separated blobs; the table; errors; the CLI."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stc_utils.__main__ import main
-from stc_utils.cluster import CRITERIA, best_k, choose_k, elbow_curve, umap_hdbscan
+from stc_utils.cluster import (BIC_MIN_TEXTS, CRITERIA, best_k, choose_k, elbow_curve, small_corpus_warning,
+                               umap_hdbscan)
 from stc_utils.metrics import ari
 
 from conftest import needs_data
@@ -101,13 +102,17 @@ def test_cli_k_argument(capsys):
 def test_cli_k_auto_prints_the_choice_before_the_results(capsys):
     argv = ["run", "--dataset", "searchsnippets", "--n", "300", "--seeds", "1", "--n-init", "1"]
     assert main(argv + ["--k", "auto", "--k-max", "12"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert small_corpus_warning(300) in captured.err  # 300 texts: BIC's small-corpus warning
     chosen = int(out.split("chosen K = ")[1].split()[0])
     assert 2 <= chosen <= 12 and out.index("chosen K") < out.index("acc")
     table_lines = [line for line in out.splitlines() if line.split()[:1] and line.split()[0].isdigit()]
     assert [int(line.split()[0]) for line in table_lines[:11]] == list(range(2, 13))
     assert main(argv + ["--k", "5"]) == 0
-    row = capsys.readouterr().out.splitlines()[-1].split()
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err  # K given: nothing chosen, nothing to warn about
+    row = captured.out.splitlines()[-1].split()
     assert row[:4] == ["searchsnippets", "300", "8", "5"]
     assert main(argv + ["--k", "400"]) == 2
     assert "--k 400 is more than the 300 texts of searchsnippets" in capsys.readouterr().err
@@ -142,3 +147,11 @@ def test_auto_search_keeps_the_grid_for_the_default_range_and_refines_wide_ones(
     assert k == 5 and len(wide) < 20 and {2, 70} <= set(wide.index) and {4, 5, 6} <= set(wide.index)
     with pytest.raises(ValueError, match="unknown search 'log'"):
         choose_k(x, range(2, 5), search="log")
+
+
+def test_small_corpus_warning_below_the_measured_size():
+    assert small_corpus_warning(BIC_MIN_TEXTS) is None and small_corpus_warning(10 * BIC_MIN_TEXTS) is None
+    note = small_corpus_warning(BIC_MIN_TEXTS - 1)
+    assert note.startswith("warning:") and f"{BIC_MIN_TEXTS - 1:,} texts" in note and f"{BIC_MIN_TEXTS:,}" in note
+    assert "--k" in note and "lesson 07" in note
+    assert small_corpus_warning(100, method="silhouette") is None  # measured for BIC only

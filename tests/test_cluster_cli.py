@@ -331,3 +331,15 @@ def test_confidence_is_a_probability_even_with_an_empty_cluster():
     q = confidence(x, np.where(y == 1, 3, y))  # clusters 0, 2, 3: DEC can leave one (here 1) empty
     assert q.shape == (90,) and np.isfinite(q).all() and (q >= 1 / 3).all() and (q <= 1).all()
     assert np.array_equal(q, confidence(x, np.where(y == 1, 3, y)))  # seeded
+
+
+@needs_data
+def test_k_auto_warns_on_a_small_corpus_and_not_with_a_given_k(tmp_path):
+    from stc_utils.cluster import small_corpus_warning
+
+    _labelled_file(tmp_path / "mine.tsv", n=120)
+    proc = _cli("cluster", str(tmp_path / "mine.tsv"), "--no-map", "--out", str(tmp_path / "auto"))
+    assert proc.returncode == 0, proc.stderr
+    assert small_corpus_warning(120) in proc.stderr and "chosen K" in proc.stdout
+    proc = _cli("cluster", str(tmp_path / "mine.tsv"), "--k", "4", "--no-map", "--out", str(tmp_path / "given"))
+    assert proc.returncode == 0 and "warning: BIC" not in proc.stderr
