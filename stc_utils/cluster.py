@@ -157,7 +157,7 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     for refine. Why both: a mixture fit grows with K and with its iterations (11,000 MiniLM
     vectors, 10-d: K = 300 took 54 iterations, 77-99 s at 1e-3, 14 iterations, 29 s at 1e-2;
     the looser tolerance moved the BIC by 1.3k-2.8k at K = 100-300, where K and K + 10 differ
-    by ~5k). ``benchmarks/choose_k_speed.py --wide`` measures K = 50..300 (step 10): refine at
+    by ~5k; these timings predate the one-thread fits of :func:`_one_thread`). ``benchmarks/choose_k_speed.py --wide`` measures K = 50..300 (step 10): refine at
     1e-2 fits 8 K in 26 s, the old full grid at 1e-3 fits 26 K in 313 s, same pick.
     ValueError on fewer than 3 texts, NaN, a K outside 2..n-1, fewer than two
     different K, an unknown name or search.
@@ -205,7 +205,7 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
         for name, score in [("silhouette", lambda: skm.silhouette_score(x[sub], labels[sub], metric="cosine")),
                             ("calinski_harabasz", lambda: skm.calinski_harabasz_score(x, labels)),
                             ("davies_bouldin", lambda: skm.davies_bouldin_score(x, labels)),
-                            ("bic", lambda: GaussianMixture(k, random_state=seed, tol=bic_tol).fit(z).bic(z)),
+                            ("bic", lambda: _one_thread(lambda: GaussianMixture(k, random_state=seed, tol=bic_tol).fit(z).bic(z))),
                             ("stability", lambda: np.mean([skm.adjusted_rand_score(
                                 *(KMeans(k, n_init=1, random_state=seed + i).fit(x[h]).predict(x[sub]) for h in pair))
                                 for i, pair in enumerate(halves)]) if k <= len(sub) // 2 else np.nan)]:
@@ -230,6 +230,16 @@ def choose_k(x, k_values, method: str = RECOMMENDED, seed: int = 0, criteria=CRI
     bar.close()
     result = table()
     return best_k(result, method), result
+
+
+def _one_thread(fit):
+    """``fit()`` with one BLAS/OpenMP thread. A 10-d mixture's matrices are tiny: threads only add overhead
+    (BIC at K = 2..40 on 10,000 texts: 99 s at 2 threads, 30 s at 1) and one thread makes the BIC the
+    same whatever ``OMP_NUM_THREADS`` says."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return fit()
 
 
 def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5, min_cluster_size: int = 10):

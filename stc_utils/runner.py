@@ -263,6 +263,8 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 CLUSTER_METHODS = ("kmeans", "cdp", "dec")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
+MAP_NEIGHBOURS = 15  # UMAP's default
+EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
 
 
 def class_tfidf_terms(texts, labels, n_terms: int = 8) -> dict[int, list[str]]:
@@ -336,6 +338,7 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
     hover shows text, cluster and confidence; a legend click hides a cluster). Returns how the 2-D map was made."""
     import html
     import textwrap
+    import warnings
 
     import matplotlib
 
@@ -344,8 +347,17 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
     import plotly.graph_objects as go
     import umap
 
-    xy = umap.UMAP(n_components=2, metric="cosine", n_epochs=MAP_EPOCHS, random_state=seed, n_jobs=1,
-                   tqdm_kwds={"desc": "map (UMAP epochs)", "disable": len(texts) < 2000}).fit_transform(x)
+    knn = None
+    if 3 * MAP_NEIGHBOURS <= len(x) <= EXACT_KNN_UP_TO:  # exact neighbours in seconds, sparing pynndescent's
+        from sklearn.neighbors import NearestNeighbors  # JIT compilation (~45 s in every new process)
+
+        dist, idx = NearestNeighbors(n_neighbors=MAP_NEIGHBOURS, metric="cosine", algorithm="brute").fit(x).kneighbors(x)
+        knn = (idx, dist, None)
+    with warnings.catch_warnings():  # no search index: we never call transform
+        warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+        xy = umap.UMAP(n_components=2, n_neighbors=MAP_NEIGHBOURS, metric="cosine", n_epochs=MAP_EPOCHS,
+                       random_state=seed, n_jobs=1, precomputed_knn=(None, None, None) if knn is None else knn,
+                       tqdm_kwds={"desc": "map (UMAP epochs)", "disable": len(texts) < 2000}).fit_transform(x)
     how = f"UMAP (cosine, {MAP_EPOCHS} epochs)"
     names = {j: f"{j}: {', '.join(terms[j][:3])}" for j in range(k)}
     at = {j: np.median(xy[labels == j], 0) for j in range(k) if (labels == j).any()}
