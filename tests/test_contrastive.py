@@ -241,6 +241,33 @@ def test_fit_unsupervised_is_sccl_mode():
     assert old.dof == 1.0 and old.history[0]["dof"] == 1.0
 
 
+def test_target_round_feeds_the_kl_the_round_p_and_batch_its_own(monkeypatch):
+    """target="round" must hand the KL rows of P sharpened over all of L + N at the round's start,
+    target="batch" P sharpened over the batch alone: different matrices (05c found equal labels)."""
+    seen, real_kl, real_target = {}, dec.kl_loss, dec.target_distribution
+
+    def record(mode):
+        calls = []
+        monkeypatch.setattr(dec, "kl_loss", lambda p, q: calls.append(("kl", p.detach().clone())) or real_kl(p, q))
+        monkeypatch.setattr(dec, "target_distribution",
+                            lambda q: calls.append(("target", q.shape[0])) or real_target(q))
+        C.fit_semisupervised(TEXTS, LABELS, seed=0, target=mode, dof=10.0,  # no fit_dof: its grid calls both
+                               **{**TINY, "max_rounds": 1, "batch_size": 4})
+        seen[mode] = calls
+
+    record("batch"), record("round")
+    kl_batch = [p for kind, p in seen["batch"] if kind == "kl"]
+    kl_round = [p for kind, p in seen["round"] if kind == "kl"]
+    assert len(kl_batch) == len(kl_round) > 1
+    # batch: one sharpening over all texts (the round's), then one per batch; round: only the first
+    assert [n for kind, n in seen["batch"] if kind == "target"][1:] == [len(p) for p in kl_batch]
+    assert [n for kind, n in seen["round"] if kind == "target"] == [15]  # L + N: 18 texts less V1's 3
+    for p in kl_batch + kl_round:
+        assert torch.allclose(p.sum(1), torch.ones(len(p)), atol=1e-5)
+    first_batch, first_round = kl_batch[0], kl_round[0]  # same seed: same first batch of texts
+    assert first_batch.shape == first_round.shape and not torch.allclose(first_batch, first_round, atol=1e-4)
+
+
 @pytest.mark.parametrize("labels, kwargs, message", [
     (LABELS[:-1], {}, "one per text"),
     ([0, 0, 1] + [None] * 15, {}, "too few labelled texts"),
