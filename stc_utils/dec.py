@@ -9,8 +9,8 @@ Taught in lesson 01 (DEC theory); lesson 04 trains it on top of an autoencoder.
 - :func:`fit_dec`  the DEC loop: P recomputed over the whole dataset every ``update_interval``
   steps, label-free monitoring (label-change rate, mean max q, cluster-size entropy), the
   stop reason, and the variants of lesson 04: IDEC's reconstruction term (``decoder``,
-  ``gamma``), the per-mini-batch target (``target="batch"``) and the attention-style
-  assignment (``assignment="attention"``)
+  ``gamma``), the per-mini-batch target (``target="batch"``) and the assignments of the
+  reference notebook ``bert-autoencoder-dec-joint.md`` (``assignment=``, see :data:`ASSIGNMENTS`)
 """
 
 from __future__ import annotations
@@ -112,7 +112,18 @@ def cluster_size_entropy(labels, n_clusters: int) -> float:
 
 # --------------------------------------------------------------------------- training
 
-ASSIGNMENTS = ("student", "attention")
+ASSIGNMENTS = ("student", "attention", "reference_attention", "reference_origin")
+"""How q is computed, and whether q and P get the reference's extra softmax:
+
+- ``"student"``: DEC's Student-t kernel (:func:`soft_assignment`); no softmax;
+- ``"attention"``: q = softmax(z mu^T / sqrt(d)), and the loss compares softmax(P) with
+  softmax(q) (this course's first reading of the reference: q softmaxed twice);
+- ``"reference_attention"``: the reference's ``compute_Q`` + ``compute_P`` as written: q =
+  softmax(z mu^T / sqrt(d)) once; P = softmax(DEC's target of q); loss KL(P || q);
+- ``"reference_origin"``: its ``compute_Q_origin_paper`` + ``compute_P``: the Student-t on the
+  *unsquared* distance ``||z - mu||``, normalised, then softmaxed (:func:`origin_assignment`);
+  P = softmax(DEC's target of q); loss KL(P || q).
+"""
 TARGETS = ("full", "batch")
 
 
@@ -124,11 +135,21 @@ def attention_assignment(z, mu) -> torch.Tensor:
     return torch.softmax(z @ mu.T / z.shape[1] ** 0.5, dim=1)
 
 
+def origin_assignment(z, mu, alpha: float = 1.0) -> torch.Tensor:
+    """The reference's ``compute_Q_origin_paper``: (1 + ||z - mu|| / alpha)^(-(alpha+1)/2) on the
+    distance itself (not its square, unlike DEC), normalised over j, then a softmax over j."""
+    z, mu = _as_tensor(z), _as_tensor(mu)
+    if z.ndim != 2 or mu.ndim != 2 or z.shape[1] != mu.shape[1]:
+        raise ValueError(f"z must be (n, d) and mu (k, d) with the same d; got {tuple(z.shape)} and {tuple(mu.shape)}")
+    kernel = (1.0 + torch.cdist(z, mu) / alpha).pow(-(alpha + 1.0) / 2.0)
+    return torch.softmax(kernel / kernel.sum(dim=1, keepdim=True), dim=1)
+
+
 class ClusteringLayer(nn.Module):
     """Learnable centroids; ``forward(z)`` returns the soft assignment q.
 
-    ``assignment="student"`` (DEC's Student-t kernel) or ``"attention"`` (see
-    :func:`attention_assignment`).
+    ``assignment``: one of :data:`ASSIGNMENTS` (``"attention"`` and ``"reference_attention"`` share
+    :func:`attention_assignment`; ``"reference_origin"`` is :func:`origin_assignment`).
     """
 
     def __init__(self, centers, alpha: float = 1.0, assignment: str = "student"):
@@ -140,8 +161,10 @@ class ClusteringLayer(nn.Module):
         self.assignment = assignment
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if self.assignment == "attention":
+        if self.assignment in ("attention", "reference_attention"):
             return attention_assignment(z, self.centers)
+        if self.assignment == "reference_origin":
+            return origin_assignment(z, self.centers, self.alpha)
         return soft_assignment(z, self.centers, self.alpha)
 
 
@@ -204,8 +227,8 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
     - ``decoder`` + ``gamma > 0``: IDEC (Guo et al. 2017), loss = KL + gamma * MSE(decoder(z), x).
     - ``target="batch"``: P computed from each mini-batch's own q at every step (many
       re-implementations); the full-data P is then used only for monitoring and stopping.
-    - ``assignment="attention"``: q = softmax(z mu^T / sqrt(d)), and the loss compares
-      softmax(P) with softmax(Q), as the reference code does (lesson 01, section 5).
+    - ``assignment``: see :data:`ASSIGNMENTS` (the reference's two, as it wrote them, use
+      ``target="batch"`` to compute P per batch as its ``forward`` does; it does not detach P).
 
     A warning is issued when a cluster empties or falls below ``min_share`` of the data.
     ``optimizer``: ``"sgd"`` (momentum 0.9, DEC's) or ``"adam"`` (torchSTC's Self-Train, with ``lr``).
@@ -232,8 +255,10 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    # the reference code's attention variant puts a further softmax on q and on p
-    sharpen = (lambda w: torch.softmax(w, dim=1)) if assignment == "attention" else (lambda w: w)
+    # the reference's variants put a further softmax on P (compute_P); "attention" on q as well
+    soft = lambda w: torch.softmax(w, dim=1)  # noqa: E731
+    same = lambda w: w  # noqa: E731
+    sharpen, sharpen_q = (same, same) if assignment == "student" else (soft, soft if assignment == "attention" else same)
     history, path = [], [head.centers.detach().cpu().numpy().copy()]
     previous, p_all, seen, stop_reason = None, None, set(), "max_steps"
     order = torch.randperm(len(x), generator=generator)
@@ -247,7 +272,7 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
             p_all = sharpen(target_distribution(q_all))
             labels = q_all.argmax(1).cpu().numpy()
             change = 1.0 if previous is None else label_change_rate(previous, labels)
-            record = {"step": step, "loss": float(kl_loss(p_all, sharpen(q_all))), "label_change": change,
+            record = {"step": step, "loss": float(kl_loss(p_all, sharpen_q(q_all))), "label_change": change,
                       "mean_max_q": mean_max_q(q_all), "size_entropy": cluster_size_entropy(labels, k)}
             if decoder is not None:
                 with torch.no_grad():
@@ -270,7 +295,7 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
         z = encoder(x[idx])
         q = head(z)
         p = sharpen(target_distribution(q.detach())) if target == "batch" else p_all[idx]
-        loss = kl_loss(p, sharpen(q))
+        loss = kl_loss(p, sharpen_q(q))
         if decoder is not None:
             loss = loss + gamma * nn.functional.mse_loss(decoder(z), x[idx])
         optimizer.zero_grad()

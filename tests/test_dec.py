@@ -138,6 +138,36 @@ def test_attention_assignment_matches_its_formula():
     assert torch.allclose(head(z), expected)
 
 
+def test_origin_assignment_is_the_references_compute_q_origin_paper():
+    """The reference's loop, written the way it is (expand, torch.norm, /v, pow, divide, softmax)."""
+    torch.manual_seed(0)
+    z, mu = torch.randn(6, 4), torch.randn(3, 4)
+    temp = torch.sub(z.unsqueeze(dim=1).expand(-1, 3, -1), mu)
+    numerator = torch.pow(torch.add(1, torch.norm(temp, dim=-1) / 1), -(1 + 1) / 2)
+    expected = torch.softmax(numerator / numerator.sum(1, keepdim=True), dim=-1)
+    assert torch.allclose(dec.origin_assignment(z, mu), expected, atol=1e-6)
+    assert torch.allclose(dec.ClusteringLayer(mu, assignment="reference_origin")(z), expected, atol=1e-6)
+    assert (expected.max(1).values < 0.5).all()  # the softmax of numbers in (0, 1): near uniform at K = 3
+
+
+def test_reference_variants_compare_softmaxed_p_with_q_as_written(one_thread, monkeypatch):
+    """reference_attention: KL(softmax(P) || q), q softmaxed once; the course's "attention": softmax on both."""
+    z, _ = _blobs()
+    start = np.array([[1.0, 1.0], [3.0, 1.0], [2.0, 2.0]], dtype=np.float32)
+    seen, real_kl = {}, dec.kl_loss
+    for assignment in ("attention", "reference_attention", "reference_origin"):
+        calls = []
+        monkeypatch.setattr(dec, "kl_loss", lambda p, q, **kw: calls.append((p.detach(), q.detach())) or real_kl(p, q, **kw))
+        dec.fit_dec(z, start, assignment=assignment, target="batch", steps=1, update_interval=10, batch_size=32, tol=0.0)
+        seen[assignment] = calls[1]  # calls[0]: the monitor over all texts; calls[1]: the first step's batch
+    p, q = seen["reference_attention"]
+    assert torch.allclose(p, torch.softmax(dec.target_distribution(q), dim=1), atol=1e-6)
+    p2, q2 = seen["attention"]  # same batch (same seed): q2 is the softmax of reference_attention's q
+    assert torch.allclose(q2, torch.softmax(q, dim=1), atol=1e-6) and torch.allclose(p2, p, atol=1e-6)
+    p3, q3 = seen["reference_origin"]
+    assert torch.allclose(p3, torch.softmax(dec.target_distribution(q3), dim=1), atol=1e-6)
+
+
 def test_variants_run_and_differ_from_the_paper_version(one_thread):
     z, y = _blobs()
     start = np.array([[1.0, 1.0], [3.0, 1.0], [2.0, 2.0]], dtype=np.float32)
