@@ -63,6 +63,7 @@ def section(rows: pd.DataFrame, csv: str, wall: str | None) -> str:
             for d in datasets:
                 g = rows[(rows["dataset"] == d) & (rows["method"] == method)]
                 cell = format_summary(summarize(g.to_dict("records"), [score]))[score] if len(g) else "–"
+                cell = f"{g[score].iloc[0]:.3f}" if len(g) == 1 else cell  # one seed: no spread to show
                 cells.append(cell + (f" ({len(g)} seed{'s' * (len(g) > 1)})" if 0 < len(g) < len(seeds) else ""))
             if any(c != "–" for c in cells):
                 lines.append(f"| {title} | {lesson} | " + " | ".join(cells) + " |")
