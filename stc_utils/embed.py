@@ -317,8 +317,9 @@ def sif_embed(tokenized: Sequence[Sequence[str]], kv, weights: dict[str, float] 
 
     Each word is weighted by ``a / (a + p(w))`` (``p`` from ``weights``: ``"corpus"``
     estimates it on ``tokenized`` itself, cased tokens as given; ``"keys"`` on the words the
-    vectors are looked up with (:func:`key_frequencies`: "How" and "how" share the count of
-    the vector "how"), what lesson 02 uses; a dict gives p per token; None weights every
+    vectors are looked up with (:func:`key_frequencies`: a token without a vector of its own
+    shares the count of its lower-cased form; one with its own vector keeps its own count),
+    what lesson 02 uses; a dict gives p per token; None weights every
     word 1) and the weighted sum over in-vocabulary words is divided by
 
     - ``average="weights"`` (default): the sum of the weights (a weighted mean), or
