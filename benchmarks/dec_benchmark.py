@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stc_utils.autoencoder import FAST_SETTINGS, SETTINGS, compare_methods
+from stc_utils.autoencoder import FAST_SETTINGS, SETTINGS
+from stc_utils.runner import compare_methods
 from stc_utils.data import load_dataset, load_word2vec
 from stc_utils.embed import embed_texts, sif_embed, tokenize
 from stc_utils.metrics import format_summary, summarize

@@ -95,6 +95,60 @@ class Inputs:
         return self._memo[rep]
 
 
+# --------------------------------------------------------------------------- lesson 04's comparison (one seed)
+
+
+def compare_methods(x, y, n_clusters: int, seed: int = 0, settings: dict | None = None,
+                    methods=("kmeans", "ae_kmeans", "dec", "idec"), x_w2v=None,
+                    scores=("acc", "nmi", "ari")) -> list[dict]:
+    """One row per method for one seed, labels ``y`` used only to score each result.
+
+    ``kmeans`` on ``x``; ``ae_kmeans``: pretrain an autoencoder, K-means on its codes (DEC's
+    start); ``dec`` and ``idec`` (``gamma``) refine copies of the *same* pretrained model;
+    ``self_train``: :func:`stc_utils.autoencoder.fit_self_train` with the same settings on ``x_w2v`` (SIF Word2Vec with
+    :data:`stc_utils.autoencoder.SELF_TRAIN_SIF`), K-means on the learned codes. ``seconds`` counts every stage a method needs.
+    """
+    from .autoencoder import SETTINGS, DECModel, fit_self_train, input_scale, kmeans_centers, pretrain_autoencoder
+    from .cluster import kmeans
+    from .metrics import evaluate
+
+    s = {**SETTINGS, **(settings or {})}
+    rows = []
+
+    def add(method, labels, seconds, result=None, **extra):
+        values = evaluate(y, labels)
+        info = {} if result is None else {"stop_reason": result.stop_reason, "steps": result.steps,
+                                          "mean_max_q": result.history[-1]["mean_max_q"]}
+        rows.append({"method": method, "seed": seed, **{m: values[m] for m in scores}, "seconds": round(seconds, 2),
+                     "stop_reason": None, **info, **extra})
+
+    def pipeline(inputs):
+        start = time.perf_counter()
+        scale = input_scale(inputs)
+        ae, hist = pretrain_autoencoder(inputs * scale, s["dims"], s["ae_epochs"], s["batch_size"], s["ae_lr"],
+                                        seed=seed, progress=False)
+        centers, labels = kmeans_centers(ae.encode(inputs * scale), n_clusters, seed, n_init=s["n_init"])
+        return DECModel(ae, centers, scale=scale), labels, time.perf_counter() - start, hist
+
+    dec_args = {k: s[k] for k in ("update_interval", "tol", "batch_size")}
+    dec_args.update(lr=s["dec_lr"], steps=s["max_steps"])
+    if "kmeans" in methods:
+        start = time.perf_counter()
+        add("kmeans", kmeans(x, n_clusters, seed=seed, n_init=s["n_init"]), time.perf_counter() - start)
+    if {"ae_kmeans", "dec", "idec"} & set(methods):
+        base, labels, t0, hist = pipeline(x)
+        add("ae_kmeans", labels, t0, ae_mse=round(hist[-1], 4))
+        for method, gamma in (("dec", 0.0), ("idec", s["gamma"])):
+            if method in methods:
+                start, model = time.perf_counter(), base.copy()
+                result = model.refine(x, seed=seed, gamma=gamma, **dec_args)
+                add(method, result.labels, t0 + time.perf_counter() - start, result)
+    if "self_train" in methods:
+        labels, result, info = fit_self_train(x_w2v, n_clusters, seed, {**s, "final_n_init": s["n_init"]})
+        add("self_train", labels, info["seconds"], result, dec_acc=evaluate(y, result.labels)["acc"])
+    return rows
+
+
 def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float = 0.0) -> dict:
     """Scores, seconds, stop reason and settings of one method on one seed.
 
@@ -104,7 +158,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     """
     from sklearn.preprocessing import normalize
 
-    from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS, compare_methods
+    from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
     from .cluster import kmeans
     from .metrics import evaluate
 

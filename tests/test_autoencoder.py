@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from stc_utils.autoencoder import (
-    Autoencoder, DECModel, ModelMismatchError, check_inputs, compare_methods, embedding_info,
+    Autoencoder, DECModel, ModelMismatchError, check_inputs, embedding_info,
     input_scale, kmeans_centers, pretrain_autoencoder, resolve_dims,
 )
+from stc_utils.runner import compare_methods
 from stc_utils.dec import fit_dec
 
 from conftest import needs_data
