@@ -401,7 +401,12 @@ def load_dataset(name: str, n: int | None = None, seed: int = 0, download: bool 
 
 
 def word2vec_path(name: str, download: bool | None = None) -> Path:
-    """Path of the STC^2 48-d word2vec text file for a benchmark (verified)."""
+    """Path of the 48-d word2vec text file shipped with a benchmark (sha256 verified).
+
+    Described by its source as STC^2's vectors; by their vocabulary (the benchmark's tokens seen at
+    least 5 times, plus an untrained ``</s>``) they are word2vec trained on the benchmark's own texts
+    (benchmarks/self_train_ablation.py measures it; lessons 02 and 04 call them "STC²" after the source).
+    """
     key = dataset_info(name).name
     if key not in WORD2VEC:
         raise KeyError(f"no pretrained word vectors for {name!r}; available: {sorted(WORD2VEC)}")
