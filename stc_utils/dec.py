@@ -256,9 +256,11 @@ def fit_dec(x, centers, encoder: nn.Module | None = None, steps: int = 200, upda
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
     # the reference's variants put a further softmax on P (compute_P); "attention" on q as well
-    soft = lambda w: torch.softmax(w, dim=1)  # noqa: E731
-    same = lambda w: w  # noqa: E731
-    sharpen, sharpen_q = (same, same) if assignment == "student" else (soft, soft if assignment == "attention" else same)
+    def sharpen(w):  # P: the reference's compute_P softmaxes it
+        return w if assignment == "student" else torch.softmax(w, dim=1)
+
+    def sharpen_q(w):  # q: softmaxed again only in the course's earlier reading
+        return torch.softmax(w, dim=1) if assignment == "attention" else w
     history, path = [], [head.centers.detach().cpu().numpy().copy()]
     previous, p_all, seen, stop_reason = None, None, set(), "max_steps"
     order = torch.randperm(len(x), generator=generator)

@@ -401,7 +401,7 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
     import plotly.graph_objects as go
     import umap
 
-    knn = None
+    knn = (None, None, None)  # UMAP's own search (pynndescent)
     if 3 * MAP_NEIGHBOURS <= len(x) <= EXACT_KNN_UP_TO:  # exact neighbours in seconds, sparing pynndescent's
         from sklearn.neighbors import NearestNeighbors  # JIT compilation (~45 s in every new process)
 
@@ -410,7 +410,7 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
     with warnings.catch_warnings():  # no search index: we never call transform
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         xy = umap.UMAP(n_components=2, n_neighbors=MAP_NEIGHBOURS, metric="cosine", n_epochs=MAP_EPOCHS,
-                       random_state=seed, n_jobs=1, precomputed_knn=(None, None, None) if knn is None else knn,
+                       random_state=seed, n_jobs=1, precomputed_knn=knn,
                        tqdm_kwds={"desc": "map (UMAP epochs)", "disable": len(texts) < 2000}).fit_transform(x)
     how = f"UMAP (cosine, {MAP_EPOCHS} epochs)"
     names = {j: f"{j}: {', '.join(terms[j][:3])}" for j in range(k)}
