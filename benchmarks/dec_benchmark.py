@@ -7,13 +7,15 @@ with ``--self-train`` also the Self-Train pipeline on SIF-weighted STC^2 48-d Wo
 Hyper-parameters are ``stc_utils.autoencoder.SETTINGS`` (``FAST_SETTINGS`` with ``--fast``),
 fixed in advance and identical for every dataset; labels only score the results and set K.
 
-    python benchmarks/dec_benchmark.py --dataset searchsnippets --seeds 5 --self-train --out benchmarks/results/dec_benchmark.jsonl
+    python benchmarks/dec_benchmark.py --dataset searchsnippets --seeds 5 --out benchmarks/results/dec_benchmark.jsonl
     python benchmarks/dec_benchmark.py --dataset stackoverflow --seeds 5 --self-train --out results/x.jsonl
     python benchmarks/dec_benchmark.py --dataset biomedical --seeds 1 --fast      # 2,000 texts
 
 Prints one JSON line per (method, seed), then a mean ± std table, and the wall time of
 autoencoder pretraining + K-means init + DEC (target: <= 3 minutes on 20,000 texts, 2 cores).
-``--out`` appends the JSON lines to a file (lesson 04 reads them).
+``--out`` appends the JSON lines to a file (lessons 04 and 04b read them). The committed file holds
+no Self-Train rows: Self-Train's rows of record are the runner's (``python -m stc_utils bench
+--methods self_train``, results/bench.csv; the same ``compare_methods`` call, so the same numbers).
 
 Threads: ``--threads 1`` by default. These models are small (d-256-32): on the 2-core CI
 machine, shared with another job, two OpenMP threads made a DEC step ~15x *slower* than one
@@ -37,18 +39,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stc_utils.autoencoder import FAST_SETTINGS, SETTINGS
+from stc_utils.autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
 from stc_utils.runner import compare_methods
 from stc_utils.data import load_dataset, load_word2vec
-from stc_utils.embed import embed_texts, sif_embed, tokenize
+from stc_utils.embed import default_precision, embed_texts, sif_embed, tokenize
 from stc_utils.metrics import format_summary, summarize
 
 
 def load_inputs(name: str, n: int | None, self_train: bool):
-    """Texts, labels, MiniLM embeddings (cached) and, if asked, SIF Word2Vec vectors."""
+    """Texts, labels, MiniLM embeddings (cached) and, if asked, Self-Train's SIF Word2Vec vectors."""
     ds = load_dataset(name, n=n, seed=0)
     x = embed_texts(ds.texts, progress=False)
-    x_w2v = sif_embed([tokenize(t) for t in ds.texts], load_word2vec(name)) if self_train else None
+    x_w2v = sif_embed([tokenize(t) for t in ds.texts], load_word2vec(name), **SELF_TRAIN_SIF) if self_train else None
     return ds, x, x_w2v
 
 
@@ -78,13 +80,14 @@ def main() -> None:
         parser.error("--seeds must be at least 1")
     settings = FAST_SETTINGS if args.fast else SETTINGS
     ds, x, x_w2v = load_inputs(args.dataset, 2000 if args.fast else None, args.self_train)
+    precision = default_precision(torch.device("cpu"))  # MiniLM's, recorded: rows differ across CPUs
     methods = ("kmeans", "ae_kmeans", "dec", "idec") + (("self_train",) if args.self_train else ())
     print(f"# {ds.name}: {len(ds)} texts, K={ds.n_classes}, settings {json.dumps(settings)}, "
           f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}", flush=True)
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for row in compare_methods(x, ds.labels, ds.n_classes, seed, settings, methods, x_w2v):
-            row = {"dataset": ds.name, "n": len(ds), "fast": args.fast, **row}
+            row = {"dataset": ds.name, "n": len(ds), "fast": args.fast, "precision": precision, **row}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.out:

@@ -31,7 +31,7 @@ METHODS = {
     "ae_kmeans": ("04", "MiniLM + autoencoder + K-means on the codes"),
     "dec": ("04", "MiniLM + autoencoder + DEC"),
     "idec": ("04", "MiniLM + autoencoder + IDEC"),
-    "self_train": ("04", "Self-Train: Word2Vec SIF + autoencoder + DEC, K-means on the codes"),
+    "self_train": ("04b", "Self-Train: Word2Vec SIF + autoencoder + DEC (argmax q)"),
     "sccl": ("05", "MiniLM top layer + InfoNCE + DEC KL, zero labels (SCCL mode)"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
@@ -106,7 +106,7 @@ def compare_methods(x, y, n_clusters: int, seed: int = 0, settings: dict | None 
     ``kmeans`` on ``x``; ``ae_kmeans``: pretrain an autoencoder, K-means on its codes (DEC's
     start); ``dec`` and ``idec`` (``gamma``) refine copies of the *same* pretrained model;
     ``self_train``: :func:`stc_utils.autoencoder.fit_self_train` with the same settings on ``x_w2v`` (SIF Word2Vec with
-    :data:`stc_utils.autoencoder.SELF_TRAIN_SIF`), K-means on the learned codes. ``seconds`` counts every stage a method needs.
+    :data:`stc_utils.autoencoder.SELF_TRAIN_SIF`), labelled as ``SELF_TRAIN_SETTINGS['final']`` says (DEC's argmax q). ``seconds`` counts every stage a method needs.
     """
     from .autoencoder import SETTINGS, DECModel, fit_self_train, input_scale, kmeans_centers, pretrain_autoencoder
     from .cluster import kmeans

@@ -9,6 +9,7 @@ from stc_utils.autoencoder import (
     input_scale, kmeans_centers, pretrain_autoencoder, resolve_dims,
 )
 from stc_utils.runner import compare_methods
+from stc_utils.cluster import kmeans
 from stc_utils.dec import fit_dec
 
 from conftest import needs_data
@@ -187,6 +188,10 @@ def test_self_train_options_and_frozen_decoder(snippets):
            "final_n_init": 2}
     labels, result, info = fit_self_train(x_w2v, ds.n_classes, seed=0, settings=ref)
     assert labels.shape == (len(ds),) and result.steps == 20 and len(info["start_labels"]) == len(ds)
+    assert np.array_equal(labels, result.labels)  # the default labels: DEC's argmax q, as Hadifar et al.'s code
+    by_kmeans, _, kinfo = fit_self_train(x_w2v, ds.n_classes, seed=0, settings={**ref, "final": "kmeans"})
+    codes = kinfo["model"].autoencoder.encode(minmax_scale(x_w2v))
+    assert np.array_equal(by_kmeans, kmeans(codes, ds.n_classes, seed=0, n_init=2))  # torchSTC's README: K-means
     ae = info["model"].autoencoder
     assert isinstance(ae.encoder[1], torch.nn.LeakyReLU)
     assert all(torch.equal(a, b) for a, b in zip(ae.decoder.state_dict().values(), info["decoder"].values()))
