@@ -48,7 +48,7 @@ FAST_SETTINGS = {**SETTINGS, "ae_epochs": 15, "max_steps": 1500}
 # 1,500 steps) are measured there as options of fit_self_train, not adopted (see its table).
 # Our word vectors are not STC^2's: the shipped w2v_*_d48 files are word2vec trained on each benchmark's
 # own texts (vocabulary = the tokens seen at least 5 times, plus an untrained </s>), where the authors'
-# StackOverflow vectors hold 19,639 words (98 % token coverage against our 84-89 %): the part of the gap to
+# StackOverflow vectors hold 19,639 words (98 % token coverage against our 88.8 %, lesson 04b): the part of the gap to
 # the paper that the settings above do not explain (benchmarks/self_train_ablation.py, issue 18).
 SELF_TRAIN_SIF = {"a": 0.1, "average": "count"}
 # Labels: DEC's argmax q, as Hadifar et al.'s Keras code returns them (STC.py, fit); torchSTC's README
