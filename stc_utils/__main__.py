@@ -7,7 +7,7 @@ it, or ``--k auto`` chooses it without labels (lesson 07: ``stc_utils.cluster.ch
 K = 2..``--k-max``, printing the chosen K and the criterion table before the results).
 
 ``python -m stc_utils bench --datasets ... --methods all --seeds 5 --out results/bench.csv``:
-every method of lessons 02-05 on every dataset and seed, one CSV row each, resumable
+every method of lessons 02-05 and 08 on every dataset and seed, one CSV row each, resumable
 (``stc_utils.runner``); lesson 05's few-label methods join with ``--label-fraction 0.1``.
 ``python -m stc_utils cluster FILE --out DIR``: cluster your own texts.
 
@@ -266,7 +266,9 @@ def main(argv=None) -> int:
                         "texts, where BIC chose too few clusters)")
     p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS,
                    help="kmeans (default): MiniLM vectors + K-means, 10 starts (lesson 00); cdp: K-means from density "
-                        "peak starts (lesson 03); dec: autoencoder + DEC (lesson 04), slower, saves model.pt")
+                        "peak starts (lesson 03); dec: autoencoder + DEC (lesson 04), slower, saves model.pt; "
+                        "scan: SCAN heads trained on the MiniLM vectors so that neighbours agree (lesson 08; "
+                        "needs more than 20 texts; about 4-7 minutes for 12,000-20,000 texts on one CPU thread)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
                    help="random seed of K-means, DEC and the map (default 0): the same file and seed give the same "
                         "clusters")

@@ -1,6 +1,6 @@
 """The researcher's runner and the user's own texts: every lesson's method from one command.
 
-Gathers lessons 02-05 (``python -m stc_utils bench``; the few-label methods of lesson 05 with
+Gathers lessons 02-05 and 08 (``python -m stc_utils bench``; the few-label methods of lesson 05 with
 ``--label-fraction``) and applies them to a file of your own
 (``python -m stc_utils cluster FILE``); the README's Results section is generated from the
 runner's CSV by ``tools/results_table.py``.
@@ -33,6 +33,7 @@ METHODS = {
     "idec": ("04", "MiniLM + autoencoder + IDEC"),
     "self_train": ("04b", "Self-Train: Word2Vec SIF + autoencoder + DEC (argmax q)"),
     "sccl": ("05", "MiniLM top layer + InfoNCE + DEC KL, zero labels (SCCL mode)"),
+    "scan": ("08", "MiniLM + SCAN heads (k-NN agreement + entropy), lowest-loss head"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -177,6 +178,14 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                 "settings": json.dumps(settings, sort_keys=True)}
     if method == "sccl" or method in FEW_LABELS:
         return _run_lesson05(inputs, method, seed, fast, label_fraction)
+    if method == "scan":
+        from .scan import SCAN_SETTINGS, fit_scan
+
+        settings = {**SCAN_SETTINGS, **({"epochs": 3} if fast else {})}
+        fit = fit_scan(inputs.get("bert"), k, seed=seed, device=inputs.device, progress=False, **settings)
+        scores = evaluate(y, fit.labels)
+        return {**{s: scores[s] for s in SCORES}, "seconds": round(fit.seconds, 2), "stop_reason": fit.stop_reason,
+                "settings": json.dumps({**settings, "head": fit.head, "epochs_run": len(fit.history)}, sort_keys=True)}
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
                  "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp")}[method]
     x = inputs.get(rep)
@@ -315,7 +324,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -454,7 +463,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     n / 10), its recommended criterion; ``summary["k warning"]`` says when the corpus is smaller
     than :data:`stc_utils.cluster.BIC_MIN_TEXTS`, else None). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
-    ``model.pt`` for :meth:`DECModel.predict`). Confidence: :func:`stc_utils.cluster.confidence`
+    ``model.pt`` for :meth:`DECModel.predict`) or ``scan`` (lesson 08's SCAN heads on the MiniLM
+    vectors; the clusters it leaves empty are reported as empty). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -504,13 +514,19 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             k, table = choose_k(x, range(2, top + 1), seed=seed, criteria=[RECOMMENDED], progress=progress)
             k_warning = small_corpus_warning(len(x))
             lap("choose K")
-        k = int(k)
+        k, extra = int(k), {}
         if method == "dec":
             dec_model, result = DECModel.fit(x, k, seed=seed, embedding=embedding_info(model), progress=progress,
                                              steps=SETTINGS["max_steps"], update_interval=SETTINGS["update_interval"],
                                              lr=SETTINGS["dec_lr"], tol=SETTINGS["tol"])
             labels, space = result.labels, dec_model.transform(x)
             dec_model.save(tmp / "model.pt")
+        elif method == "scan":
+            from .scan import fit_scan
+
+            fit = fit_scan(x, k, seed=seed, device=device, progress=progress)
+            labels, space = fit.labels, x
+            extra = {"scan head": fit.head, "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
         else:
             labels, space = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp"), x
         conf = confidence(space, labels, seed=seed)
@@ -538,7 +554,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             _maps(tmp, x, labels, k, ds.texts, conf, terms, f"{n} texts, {k} clusters ({method})", seed,
                   None if ds.labels is None else frame["label"].to_numpy())
             lap("map")
-        summary = {"texts": n, "k": k, "method": method, "truncated": truncated,
+        summary = {"texts": n, "k": k, "method": method, "truncated": truncated, **extra,
                    **{key: round(v, 2) for key, v in times.items()}}
         if ds.labels is not None:
             scores = evaluate(ds.labels, labels)

@@ -185,3 +185,22 @@ def test_self_train_uses_the_reference_codes_sif_and_w2v_kmeans_keeps_lesson_02s
     assert not np.allclose(inputs.get("w2v"), inputs.get("w2v_self_train"))
     row = runner.run_method(inputs, "self_train", seed=0, fast=True)
     assert json.loads(row["settings"])["sif"] == SELF_TRAIN_SIF and 0 < row["acc"] <= 1
+
+
+def test_scan_in_the_runner_and_in_cluster(tmp_path):
+    rows = runner.bench(["searchsnippets"], ["scan"], 1, tmp_path / "b.csv", n=200, fast=True, progress=False)
+    row = rows.iloc[0]
+    settings = json.loads(row["settings"])
+    assert row["method"] == "scan" and 0 < row["acc"] <= 1 and row["stop_reason"] in ("tol", "max_epochs")
+    assert settings["epochs"] == 3 and settings["neighbours"] == 20 and 0 <= settings["head"] < settings["heads"]
+    ds = load_dataset("searchsnippets", n=150, seed=0)
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts), encoding="utf-8")
+    summary = runner.cluster_file(path, tmp_path / "out", k=5, method="scan", progress=False, make_map=False)
+    frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    assert summary["method"] == "scan" and summary["scan stop"] in ("tol", "max_epochs") and len(frame) == 150
+    assert frame["cluster"].between(0, 4).all() and "method scan" in (tmp_path / "out" / "clusters.md").read_text()
+    small = tmp_path / "small.txt"
+    small.write_text("".join(f"text number {i} about topic {i % 3}\n" for i in range(12)), encoding="utf-8")
+    with pytest.raises(ValueError, match="SCAN needs more than neighbours=20"):
+        runner.cluster_file(small, tmp_path / "o2", k=3, method="scan", progress=False, make_map=False)

@@ -1,0 +1,177 @@
+"""Clustering by agreeing with your nearest neighbours: SCAN on frozen sentence vectors.
+
+Taught in lesson 08 (beyond the papers, on a CPU). SCAN (Van Gansbeke et al., ECCV 2020,
+"Learning to classify images without labels") trains a classifier with K outputs so that each
+text and its nearest neighbours get the same prediction, while the average prediction stays
+spread over the K clusters:
+
+    loss = - mean_i mean_{j in kNN(i)} log <p_i, p_j>   -   w * H(mean_i p_i)
+
+Here the encoder stays frozen (MiniLM's vectors, cached) and only small heads train, so a run
+takes a minute on a CPU. Several heads train side by side from different random starts; the
+one with the lowest loss on all texts is kept (the paper's label-free selection).
+
+- :data:`SCAN_SETTINGS`  the defaults: k = 20 neighbours and entropy weight 5 from SCAN's
+  configuration files; heads, learning rate and epochs for a head on frozen vectors
+- :func:`neighbours`  each text's k nearest other texts by cosine similarity
+- :func:`scan_loss`  the loss above, with its two terms
+- :func:`fit_scan`  train the heads, keep the lowest-loss one, stop without labels
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cdp import check_n_clusters, check_points
+from .config import get_device
+from .dec import label_change_rate
+
+SCAN_SETTINGS = {
+    "neighbours": 20,  # SCAN's num_neighbors (configs/scan/*.yml)
+    "entropy_weight": 5.0,  # SCAN's entropy_weight
+    "heads": 10,  # SCAN's ImageNet runs: 10 heads, the lowest loss kept
+    "hidden": 512,  # one hidden layer: a linear head on unit vectors learns too slowly
+    "lr": 1e-3,  # Adam; SCAN's 1e-4 trains a whole network, here only the heads train
+    "weight_decay": 1e-4,  # SCAN's
+    "batch_size": 128,  # SCAN's
+    "epochs": 30,  # at most; the run stops earlier when the assignments settle
+    "tol": 0.001,  # stop when fewer than this share of texts change cluster in an epoch ...
+    "patience": 3,  # ... this many epochs in a row
+}
+
+
+def neighbours(x, k: int) -> np.ndarray:
+    """(n, k) indices of each row's k nearest *other* rows by cosine similarity."""
+    from sklearn.neighbors import NearestNeighbors
+
+    x = check_points(x)
+    if not 1 <= k < len(x):
+        raise ValueError(f"neighbours: k={k} needs 1 <= k < the number of texts ({len(x)}); "
+                         "use fewer neighbours or more texts")
+    idx = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(x).kneighbors(x, return_distance=False)
+    # drop each row itself (duplicates may put another copy first, so remove by identity)
+    own = idx == np.arange(len(x))[:, None]
+    own[~own.any(1), -1] = True  # a row whose own index was crowded out by duplicates: drop the last
+    return idx[~own].reshape(len(x), k)
+
+
+def scan_loss(p: torch.Tensor, p_nb: torch.Tensor, entropy_weight: float = 5.0):
+    """(total, consistency, entropy) for probabilities ``p`` (..., n, K) and their neighbours' ``p_nb``.
+
+    consistency = - mean log <p_i, p_j>; entropy = H(mean_i p_i), at most log K when the
+    average prediction is uniform; total = consistency - entropy_weight * entropy. Leading
+    dimensions (heads) are kept: one value per head.
+    """
+    consistency = -torch.log((p * p_nb).sum(-1).clamp_min(1e-7)).mean(-1)
+    mean_p = p.mean(-2)
+    entropy = -(mean_p * torch.log(mean_p.clamp_min(1e-8))).sum(-1)
+    return consistency - entropy_weight * entropy, consistency, entropy
+
+
+class Heads(nn.Module):
+    """``heads`` independent MLPs d -> hidden -> K computed in one batched product."""
+
+    def __init__(self, dim: int, n_clusters: int, heads: int, hidden: int):
+        super().__init__()
+        layers = [nn.Linear(dim, hidden) for _ in range(heads)], [nn.Linear(hidden, n_clusters) for _ in range(heads)]
+        self.w1 = nn.Parameter(torch.stack([m.weight.T for m in layers[0]]))  # PyTorch's default init, per head
+        self.b1 = nn.Parameter(torch.stack([m.bias for m in layers[0]])[:, None])
+        self.w2 = nn.Parameter(torch.stack([m.weight.T for m in layers[1]]))
+        self.b2 = nn.Parameter(torch.stack([m.bias for m in layers[1]])[:, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(heads, n, K) probabilities."""
+        h = torch.relu(torch.einsum("nd,hdm->hnm", x, self.w1) + self.b1)
+        return (torch.einsum("hnm,hmk->hnk", h, self.w2) + self.b2).softmax(-1)
+
+
+@dataclass
+class ScanResult:
+    labels: np.ndarray  # argmax of the kept head
+    probs: np.ndarray  # (n, K) of the kept head
+    head: int  # the kept head: lowest loss on all texts
+    head_losses: np.ndarray  # every head's final loss on all texts
+    head_labels: np.ndarray  # (heads, n): every head's assignment, for studying the selection
+    stop_reason: str
+    history: list[dict] = field(default_factory=list)  # one dict per epoch (the kept head's view)
+    seconds: float = 0.0
+
+
+def _full_loss(model: Heads, x: torch.Tensor, nb: torch.Tensor, w: float):
+    """Every head's loss on all texts, averaged over all k neighbours; and the probabilities."""
+    with torch.no_grad():
+        p = model(x)
+        parts = [scan_loss(p, p[:, nb[:, m]], w) for m in range(nb.shape[1])]
+        return [torch.stack(t).mean(0) for t in zip(*parts)], p
+
+
+def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = True, on_epoch=None,
+             **settings) -> ScanResult:
+    """Train SCAN heads on the frozen vectors ``x`` (n, d); no label is used.
+
+    Each epoch visits every text once with one neighbour drawn at random from its k nearest.
+    After each epoch every head's loss is computed on all texts and all k neighbours; the
+    lowest one is followed. Stop (``stop_reason``): ``"tol"`` when fewer than ``tol`` of the
+    texts change cluster ``patience`` epochs in a row, else ``"max_epochs"``. Raises ValueError
+    when there are too few texts (or too few distinct ones) for the neighbours or the clusters.
+    ``batch_size`` larger than the corpus falls back to the whole corpus as one batch.
+    ``on_epoch(record, labels)``, if given, sees each epoch's history record and the kept head's
+    labels (a lesson scores them for display; the fit never sees what it returns).
+    """
+    from tqdm.auto import tqdm
+
+    unknown = set(settings) - set(SCAN_SETTINGS)
+    if unknown:
+        raise ValueError(f"fit_scan: unknown settings {sorted(unknown)}; known: {', '.join(SCAN_SETTINGS)}")
+    s = {**SCAN_SETTINGS, **settings}
+    x = check_points(x)
+    k = check_n_clusters(n_clusters, len(x))
+    distinct = len(np.unique(x.round(6), axis=0))
+    if distinct < k:
+        raise ValueError(f"fit_scan: only {distinct} distinct vectors (texts) for {k} clusters; "
+                         "use fewer clusters or remove the duplicates")
+    if len(x) <= s["neighbours"]:
+        raise ValueError(f"fit_scan: {len(x)} texts; SCAN needs more than neighbours={s['neighbours']} "
+                         "(use fewer neighbours, or K-means for so small a corpus)")
+    start, dev = time.perf_counter(), get_device(device)
+    nb_np = neighbours(x, s["neighbours"])
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    xt, nb = torch.from_numpy(x).to(dev), torch.from_numpy(nb_np).to(dev)
+    model = Heads(x.shape[1], k, s["heads"], s["hidden"]).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
+    batch, history, previous, calm, stop = min(s["batch_size"], len(x)), [], None, 0, "max_epochs"
+    for epoch in tqdm(range(1, s["epochs"] + 1), desc="SCAN epochs", disable=not progress, leave=False):
+        order = rng.permutation(len(x))
+        pick = rng.integers(0, s["neighbours"], len(x))
+        for b in range(0, len(x), batch):
+            i = torch.from_numpy(order[b:b + batch]).to(dev)
+            j = nb[i, torch.from_numpy(pick[order[b:b + batch]]).to(dev)]
+            loss = scan_loss(model(xt[i]), model(xt[j]), s["entropy_weight"])[0].sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        (total, cons, ent), p = _full_loss(model, xt, nb, s["entropy_weight"])
+        best = int(total.argmin())
+        every = p.argmax(2).cpu().numpy()  # (heads, n)
+        labels = every[best]
+        change = 1.0 if previous is None else label_change_rate(previous[best], labels)  # the same head's
+        history.append({"epoch": epoch, "head": best, "loss": float(total[best]), "consistency": float(cons[best]),
+                        "entropy": float(ent[best]), "label_change": change,
+                        "mean_max_p": float(p[best].max(1).values.mean()),
+                        "clusters_used": int(len(np.unique(labels)))})
+        if on_epoch is not None:
+            on_epoch(history[-1], labels)
+        previous, calm = every, (calm + 1 if change < s["tol"] else 0)
+        if calm >= s["patience"]:
+            stop = "tol"
+            break
+    p_np = p.cpu().numpy()
+    return ScanResult(labels=labels, probs=p_np[best], head=best, head_losses=total.cpu().numpy(),
+                      head_labels=p_np.argmax(2), stop_reason=stop, history=history,
+                      seconds=time.perf_counter() - start)

@@ -1,0 +1,89 @@
+"""Lesson 08's SCAN heads: the loss by hand, the neighbours, label-free selection, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stc_utils.metrics import evaluate
+from stc_utils.scan import Heads, fit_scan, neighbours, scan_loss
+
+
+def _blobs(n_per=40, k=4, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (k, dim)) * 4
+    y = np.repeat(np.arange(k), n_per)
+    return (centers[y] + rng.normal(0, 0.5, (len(y), dim))).astype(np.float32), y
+
+
+def test_scan_loss_terms_by_hand():
+    p = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    q = torch.tensor([[0.8, 0.2], [0.3, 0.7], [0.5, 0.5]])
+    total, cons, ent = scan_loss(p, q, entropy_weight=2.0)
+    dots = [0.9 * 0.8 + 0.1 * 0.2, 0.2 * 0.3 + 0.8 * 0.7, 0.5]
+    mean = [(0.9 + 0.2 + 0.5) / 3, (0.1 + 0.8 + 0.5) / 3]
+    assert cons.item() == pytest.approx(-np.mean(np.log(dots)), rel=1e-6)
+    assert ent.item() == pytest.approx(-sum(m * math.log(m) for m in mean), rel=1e-6)
+    assert total.item() == pytest.approx(cons.item() - 2.0 * ent.item(), rel=1e-6)
+    # one value per head when a leading dimension is given
+    assert scan_loss(torch.stack([p, p]), torch.stack([q, q]))[0].shape == (2,)
+
+
+def test_heads_are_independent_mlps_giving_probabilities():
+    torch.manual_seed(0)
+    heads = Heads(6, 3, heads=4, hidden=5)
+    x = torch.randn(7, 6)
+    p = heads(x)
+    assert p.shape == (4, 7, 3) and torch.allclose(p.sum(-1), torch.ones(4, 7))
+    h = 2  # head 2 by hand
+    ref = (torch.relu(x @ heads.w1[h] + heads.b1[h]) @ heads.w2[h] + heads.b2[h]).softmax(-1)
+    assert torch.allclose(p[h], ref, atol=1e-6)
+
+
+def test_neighbours_exclude_the_text_itself_even_with_duplicates():
+    x, _ = _blobs(n_per=10)
+    nb = neighbours(x, 5)
+    assert nb.shape == (40, 5) and not (nb == np.arange(40)[:, None]).any()
+    dup = np.repeat(x[:3], 4, axis=0)  # every vector four times
+    nb = neighbours(dup, 3)
+    assert not (nb == np.arange(12)[:, None]).any()
+    with pytest.raises(ValueError, match="k=40 needs"):
+        neighbours(x, 40)
+
+
+def test_fit_scan_separates_blobs_and_keeps_the_lowest_loss_head():
+    x, y = _blobs()
+    fit = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
+    assert evaluate(y, fit.labels)["acc"] == 1.0
+    assert fit.head == int(np.argmin(fit.head_losses)) and fit.head_labels.shape == (3, len(x))
+    assert np.array_equal(fit.labels, fit.head_labels[fit.head])
+    assert fit.history[-1]["clusters_used"] == 4 and fit.probs.shape == (len(x), 4)
+    assert fit.stop_reason in ("tol", "max_epochs") and len(fit.history) <= 15
+    assert fit.stop_reason == "tol"  # separable blobs settle: no text changes for 3 epochs
+    again = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
+    assert np.array_equal(fit.labels, again.labels)  # same seed, same labels
+
+
+def test_fit_scan_bad_input_is_a_clear_error():
+    x, _ = _blobs(n_per=5)  # 20 texts
+    with pytest.raises(ValueError, match="n_clusters=30 is larger than the number of texts"):
+        fit_scan(x, 30, progress=False)
+    with pytest.raises(ValueError, match="20 texts; SCAN needs more than neighbours=20"):
+        fit_scan(x, 4, progress=False)
+    with pytest.raises(ValueError, match="only 1 distinct vectors"):
+        fit_scan(np.ones((50, 8), np.float32), 3, progress=False)
+    with pytest.raises(ValueError, match="unknown settings \\['epoch'\\]"):
+        fit_scan(x, 4, progress=False, epoch=3)
+    bad = x.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit_scan(bad, 4, progress=False, neighbours=3)
+
+
+def test_batch_larger_than_the_corpus_falls_back_to_one_batch():
+    x, y = _blobs(n_per=10)
+    fit = fit_scan(x, 4, seed=1, progress=False, neighbours=3, heads=2, epochs=2, batch_size=1000)
+    assert len(fit.history) == 2 and fit.labels.shape == (40,)
