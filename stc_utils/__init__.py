@@ -10,6 +10,7 @@ One module per concept; each module's docstring names the lesson that teaches it
 - :mod:`stc_utils.autoencoder` autoencoder pretraining, DEC/IDEC pipeline, save/load/predict (lesson 04)
 - :mod:`stc_utils.contrastive` synonym views, InfoNCE, purity, pseudo-labels + GMM loop, SCCL (lesson 05)
 - :mod:`stc_utils.cluster` K-means over several seeds, the baseline job (lesson 00); choosing K without labels (lesson 07)
+- :mod:`stc_utils.scan`    SCAN heads on frozen vectors: neighbours agree, the entropy keeps K clusters (lesson 08)
 - :mod:`stc_utils.cdp`     CDP density-and-partition and MDM initialisation of K-means (lesson 03)
 - :mod:`stc_utils.bench`   speed measurements: embedding throughput (lesson 02), CDP vs K-means (lesson 03)
 """
