@@ -171,7 +171,6 @@ def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = Tr
         if calm >= s["patience"]:
             stop = "tol"
             break
-    p_np = p.cpu().numpy()
-    return ScanResult(labels=labels, probs=p_np[best], head=best, head_losses=total.cpu().numpy(),
-                      head_labels=p_np.argmax(2), stop_reason=stop, history=history,
+    return ScanResult(labels=labels, probs=p[best].cpu().numpy(), head=best, head_losses=total.cpu().numpy(),
+                      head_labels=every, stop_reason=stop, history=history,
                       seconds=time.perf_counter() - start)
