@@ -267,10 +267,10 @@ def main(argv=None) -> int:
     p.add_argument("--method", default="kmeans", choices=CLUSTER_METHODS,
                    help="kmeans (default): MiniLM vectors + K-means, 10 starts (lesson 00); cdp: K-means from density "
                         "peak starts (lesson 03); dec: autoencoder + DEC (lesson 04), slower, saves model.pt; "
-                        "scan: SCAN heads trained on the MiniLM vectors so that neighbours agree (lesson 08; "
+                        "scan: 10 SCAN heads trained on the MiniLM vectors so that neighbours agree, then they vote (lesson 08; "
                         "needs more than 20 texts; about 4-7 minutes for 12,000-20,000 texts on one CPU thread)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
-                   help="random seed of K-means, DEC and the map (default 0): the same file and seed give the same "
+                   help="random seed of K-means, DEC, SCAN and the map (default 0): the same file and seed give the same "
                         "clusters")
     p.add_argument("--no-map", action="store_true", help="skip map.png and map.html (the slowest outputs)")
     p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")

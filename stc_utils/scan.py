@@ -9,13 +9,15 @@ spread over the K clusters:
 
 Here the encoder stays frozen (MiniLM's vectors, cached) and only small heads train, so a run
 takes a minute on a CPU. Several heads train side by side from different random starts; the
-one with the lowest loss on all texts is kept (the paper's label-free selection).
+one with the lowest loss on all texts is kept (the paper's label-free selection), or, by
+default, the heads vote: a consensus clustering of all their assignments.
 
 - :data:`SCAN_SETTINGS`  the defaults: k = 20 neighbours and entropy weight 5 from SCAN's
   configuration files; heads, learning rate and epochs for a head on frozen vectors
 - :func:`neighbours`  each text's k nearest other texts by cosine similarity
 - :func:`scan_loss`  the loss above, with its two terms
-- :func:`fit_scan`  train the heads, keep the lowest-loss one, stop without labels
+- :func:`consensus`  one clustering that the heads' assignments agree on
+- :func:`fit_scan`  train the heads, stop without labels, return the consensus (or the kept head)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 from torch import nn
 
 from .cdp import check_n_clusters, check_points
+from .cluster import kmeans
 from .config import get_device
 from .dec import label_change_rate
 
@@ -42,6 +45,7 @@ SCAN_SETTINGS = {
     "epochs": 30,  # at most; the run stops earlier when the assignments settle
     "tol": 0.001,  # stop when fewer than this share of texts change cluster in an epoch ...
     "patience": 3,  # ... this many epochs in a row
+    "consensus": True,  # labels = the heads' consensus; False: the lowest-loss head's (SCAN's rule)
 }
 
 
@@ -73,6 +77,21 @@ def scan_loss(p: torch.Tensor, p_nb: torch.Tensor, entropy_weight: float = 5.0):
     return consistency - entropy_weight * entropy, consistency, entropy
 
 
+def consensus(assignments, n_clusters: int, seed: int = 0) -> np.ndarray:
+    """One clustering of n texts from several (m, n) assignments (heads, runs), no label used.
+
+    Each text becomes the concatenation of its m one-hot assignments; the squared distance
+    between two texts is then 2 x the number of assignments that separate them, so K-means
+    (10 starts) on these rows groups the texts that most assignments put together.
+    """
+    a = np.asarray(assignments)
+    if a.ndim != 2 or a.shape[1] < n_clusters:
+        raise ValueError(f"consensus: expected (assignments, texts) with at least {n_clusters} texts, got {a.shape}")
+    width = int(a.max()) + 1
+    return kmeans(np.concatenate([np.eye(width, dtype=np.float32)[row] for row in a], 1), n_clusters,
+                  seed=seed, n_init=10)
+
+
 class Heads(nn.Module):
     """``heads`` independent MLPs d -> hidden -> K computed in one batched product."""
 
@@ -92,11 +111,11 @@ class Heads(nn.Module):
 
 @dataclass
 class ScanResult:
-    labels: np.ndarray  # argmax of the kept head
+    labels: np.ndarray  # the heads' consensus (settings consensus=True), else the kept head's argmax
     probs: np.ndarray  # (n, K) of the kept head
     head: int  # the kept head: lowest loss on all texts
     head_losses: np.ndarray  # every head's final loss on all texts
-    head_labels: np.ndarray  # (heads, n): every head's assignment, for studying the selection
+    head_labels: np.ndarray  # (heads, n): every head's assignment; head_labels[head] is the kept head's
     stop_reason: str
     history: list[dict] = field(default_factory=list)  # one dict per epoch (the kept head's view)
     seconds: float = 0.0
@@ -116,10 +135,11 @@ def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = Tr
 
     Each epoch visits every text once with one neighbour drawn at random from its k nearest.
     After each epoch every head's loss is computed on all texts and all k neighbours; the
-    lowest one is followed. Stop (``stop_reason``): ``"tol"`` when fewer than ``tol`` of the
+    lowest one is followed (the kept head). Stop (``stop_reason``): ``"tol"`` when fewer than ``tol`` of the
     texts change cluster ``patience`` epochs in a row, else ``"max_epochs"``. Raises ValueError
     when there are too few texts (or too few distinct ones) for the neighbours or the clusters.
-    ``batch_size`` larger than the corpus falls back to the whole corpus as one batch.
+    ``batch_size`` larger than the corpus falls back to the whole corpus as one batch. At the
+    end, ``labels`` is the :func:`consensus` of all heads (``consensus=False``: the kept head's).
     ``on_epoch(record, labels)``, if given, sees each epoch's history record and the kept head's
     labels (a lesson scores them for display; the fit never sees what it returns).
     """
@@ -171,6 +191,8 @@ def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = Tr
         if calm >= s["patience"]:
             stop = "tol"
             break
+    if s["consensus"] and len(every) > 1:
+        labels = consensus(every, k, seed=seed)
     return ScanResult(labels=labels, probs=p[best].cpu().numpy(), head=best, head_losses=total.cpu().numpy(),
                       head_labels=every, stop_reason=stop, history=history,
                       seconds=time.perf_counter() - start)

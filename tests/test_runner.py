@@ -188,11 +188,14 @@ def test_self_train_uses_the_reference_codes_sif_and_w2v_kmeans_keeps_lesson_02s
 
 
 def test_scan_in_the_runner_and_in_cluster(tmp_path):
-    rows = runner.bench(["searchsnippets"], ["scan"], 1, tmp_path / "b.csv", n=200, fast=True, progress=False)
-    row = rows.iloc[0]
+    rows = runner.bench(["searchsnippets"], ["scan", "scan_head"], 1, tmp_path / "b.csv", n=200, fast=True,
+                        progress=False).set_index("method")
+    row, head = rows.loc["scan"], rows.loc["scan_head"]
     settings = json.loads(row["settings"])
-    assert row["method"] == "scan" and 0 < row["acc"] <= 1 and row["stop_reason"] in ("tol", "max_epochs")
+    assert 0 < row["acc"] <= 1 and row["stop_reason"] in ("tol", "max_epochs") and settings["consensus"]
     assert settings["epochs"] == 3 and settings["neighbours"] == 20 and 0 <= settings["head"] < settings["heads"]
+    assert row["seconds"] == head["seconds"] and not json.loads(head["settings"])["consensus"]  # one fit, two rows
+    assert 0 < head["acc"] <= 1
     ds = load_dataset("searchsnippets", n=150, seed=0)
     path = tmp_path / "mine.txt"
     path.write_text("".join(t + "\n" for t in ds.texts), encoding="utf-8")

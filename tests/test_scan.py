@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stc_utils.metrics import evaluate
-from stc_utils.scan import Heads, fit_scan, neighbours, scan_loss
+from stc_utils.scan import Heads, consensus, fit_scan, neighbours, scan_loss
 
 
 def _blobs(n_per=40, k=4, dim=16, seed=0):
@@ -59,12 +59,26 @@ def test_fit_scan_separates_blobs_and_keeps_the_lowest_loss_head():
     fit = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
     assert evaluate(y, fit.labels)["acc"] == 1.0
     assert fit.head == int(np.argmin(fit.head_losses)) and fit.head_labels.shape == (3, len(x))
-    assert np.array_equal(fit.labels, fit.head_labels[fit.head])
+    kept = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15, consensus=False)
+    assert np.array_equal(kept.labels, fit.head_labels[fit.head])  # SCAN's rule: the kept head's labels
     assert fit.history[-1]["clusters_used"] == 4 and fit.probs.shape == (len(x), 4)
     assert fit.stop_reason in ("tol", "max_epochs") and len(fit.history) <= 15
     assert fit.stop_reason == "tol"  # separable blobs settle: no text changes for 3 epochs
     again = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
     assert np.array_equal(fit.labels, again.labels)  # same seed, same labels
+
+
+def test_consensus_follows_the_majority_whatever_the_cluster_names():
+    y = np.repeat(np.arange(3), 10)
+    wrong = y.copy()
+    wrong[[0, 10, 20]] = [1, 2, 0]  # one head puts three texts elsewhere
+    heads = np.stack([(y + 1) % 3, y, 2 - wrong])  # cluster numbers are arbitrary per head
+    assert evaluate(y, consensus(heads, 3, seed=0))["acc"] == 1.0
+    # by hand: the squared distance between two texts' one-hot rows is 2 x the heads that separate them
+    rows = np.concatenate([np.eye(3)[h] for h in heads], 1)
+    assert ((rows[0] - rows[1]) ** 2).sum() == 2 * (heads[:, 0] != heads[:, 1]).sum() == 2
+    with pytest.raises(ValueError, match="consensus: expected"):
+        consensus(y, 3)
 
 
 def test_fit_scan_bad_input_is_a_clear_error():
