@@ -7,7 +7,8 @@ embedding. This script times each stage on all texts of each benchmark, one seed
 - ``embed_s``: MiniLM vectors computed from scratch (``cache=False``), the precision
   ``embed_texts`` picks for this CPU;
 - ``neighbours_s``: the 20-nearest-neighbour search (cosine);
-- ``fit_s``: ``fit_scan`` with ``SCAN_SETTINGS`` (its own neighbour search included);
+- ``fit_s``: ``fit_scan`` with ``SCAN_SETTINGS`` (its own neighbour search included; rows written
+  before the heads' vote became the default, 2026-12-03, lack its ~5 s and score the kept head);
 - ``total_s`` = embed + fit; ``acc`` scores the labels afterwards (as the runner does).
 
     python benchmarks/scan_time.py --threads 1 --out benchmarks/results/scan_time.jsonl

@@ -34,7 +34,7 @@ METHODS = {
     "self_train": ("04b", "Self-Train: Word2Vec SIF + autoencoder + DEC (argmax q)"),
     "sccl": ("05", "MiniLM top layer + InfoNCE + DEC KL, zero labels (SCCL mode)"),
     "scan": ("08", "MiniLM + SCAN heads (k-NN agreement + entropy), consensus of the 10 heads"),
-    "scan_head": ("08", "the same SCAN fit, lowest-loss head only (SCAN's rule; ablation of scan)"),
+    "scan_head": ("08", "the same SCAN fit, lowest-loss head only (SCAN's rule; ablation of scan)"),  # its seconds: scan's
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -168,12 +168,12 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     if method in DEC_FAMILY:
         settings = FAST_SETTINGS if fast else SETTINGS
         family = ("self_train",) if method == "self_train" else ("ae_kmeans", "dec", "idec")  # one pretraining
-        if (family, seed) not in inputs._memo:
+        if (family, seed, fast) not in inputs._memo:
             x_w2v = inputs.get("w2v_self_train") if method == "self_train" else None
             rows = compare_methods(inputs.get("bert") if x_w2v is None else None, y, k, seed=seed, settings=settings,
                                    methods=family, x_w2v=x_w2v, scores=SCORES)
-            inputs._memo[family, seed] = {r["method"]: r for r in rows}
-        row = inputs._memo[family, seed][method]
+            inputs._memo[family, seed, fast] = {r["method"]: r for r in rows}
+        row = inputs._memo[family, seed, fast][method]
         settings = {**settings, "sif": SELF_TRAIN_SIF} if method == "self_train" else settings
         return {**{s: row[s] for s in SCORES}, "seconds": row["seconds"], "stop_reason": row["stop_reason"],
                 "settings": json.dumps(settings, sort_keys=True)}
@@ -183,10 +183,11 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
         from .scan import SCAN_SETTINGS, fit_scan
 
         settings = {**SCAN_SETTINGS, **({"epochs": 3} if fast else {}), "consensus": True}
-        if ("scan", seed) not in inputs._memo:
-            inputs._memo["scan", seed] = fit_scan(inputs.get("bert"), k, seed=seed, device=inputs.device,
-                                                  progress=False, **settings)
-        fit = inputs._memo["scan", seed]
+        memo = ("scan", seed, fast)
+        if memo not in inputs._memo:
+            inputs._memo[memo] = fit_scan(inputs.get("bert"), k, seed=seed, device=inputs.device, progress=False,
+                                          **settings)
+        fit = inputs._memo[memo]
         scores = evaluate(y, fit.labels if method == "scan" else fit.head_labels[fit.head])
         settings["consensus"] = method == "scan"
         return {**{s: scores[s] for s in SCORES}, "seconds": round(fit.seconds, 2), "stop_reason": fit.stop_reason,
@@ -469,7 +470,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     than :data:`stc_utils.cluster.BIC_MIN_TEXTS`, else None). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
     ``model.pt`` for :meth:`DECModel.predict`) or ``scan`` (lesson 08's SCAN heads on the MiniLM
-    vectors; the clusters it leaves empty are reported as empty). Confidence: :func:`stc_utils.cluster.confidence`
+    vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an

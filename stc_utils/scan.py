@@ -82,11 +82,17 @@ def consensus(assignments, n_clusters: int, seed: int = 0) -> np.ndarray:
 
     Each text becomes the concatenation of its m one-hot assignments; the squared distance
     between two texts is then 2 x the number of assignments that separate them, so K-means
-    (10 starts) on these rows groups the texts that most assignments put together.
+    (10 starts) on these rows groups the texts that most assignments put together (the
+    within-cluster-variance consensus of Topchy, Jain & Punch, IEEE TPAMI 2005). Cluster
+    numbers need not match across assignments. Labels must be integers >= 0 (no noise label
+    -1); the rows are assignments, the columns texts.
     """
     a = np.asarray(assignments)
     if a.ndim != 2 or a.shape[1] < n_clusters:
         raise ValueError(f"consensus: expected (assignments, texts) with at least {n_clusters} texts, got {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer) or a.min() < 0:
+        raise ValueError("consensus: expected non-negative integer cluster labels (no -1 noise label), "
+                         f"got dtype {a.dtype}, minimum {a.min()}")
     width = int(a.max()) + 1
     return kmeans(np.concatenate([np.eye(width, dtype=np.float32)[row] for row in a], 1), n_clusters,
                   seed=seed, n_init=10)
@@ -112,7 +118,7 @@ class Heads(nn.Module):
 @dataclass
 class ScanResult:
     labels: np.ndarray  # the heads' consensus (settings consensus=True), else the kept head's argmax
-    probs: np.ndarray  # (n, K) of the kept head
+    probs: np.ndarray  # (n, K) of the kept head: its columns are its clusters, not the vote's numbering
     head: int  # the kept head: lowest loss on all texts
     head_losses: np.ndarray  # every head's final loss on all texts
     head_labels: np.ndarray  # (heads, n): every head's assignment; head_labels[head] is the kept head's
@@ -139,7 +145,8 @@ def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = Tr
     texts change cluster ``patience`` epochs in a row, else ``"max_epochs"``. Raises ValueError
     when there are too few texts (or too few distinct ones) for the neighbours or the clusters.
     ``batch_size`` larger than the corpus falls back to the whole corpus as one batch. At the
-    end, ``labels`` is the :func:`consensus` of all heads (``consensus=False``: the kept head's).
+    end, ``labels`` is the :func:`consensus` of all heads (``consensus=False`` or a single head:
+    the kept head's); ``probs`` and ``history`` stay the kept head's.
     ``on_epoch(record, labels)``, if given, sees each epoch's history record and the kept head's
     labels (a lesson scores them for display; the fit never sees what it returns).
     """

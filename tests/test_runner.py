@@ -194,7 +194,9 @@ def test_scan_in_the_runner_and_in_cluster(tmp_path):
     settings = json.loads(row["settings"])
     assert 0 < row["acc"] <= 1 and row["stop_reason"] in ("tol", "max_epochs") and settings["consensus"]
     assert settings["epochs"] == 3 and settings["neighbours"] == 20 and 0 <= settings["head"] < settings["heads"]
-    assert row["seconds"] == head["seconds"] and not json.loads(head["settings"])["consensus"]  # one fit, two rows
+    head_settings = json.loads(head["settings"])
+    assert row["seconds"] == head["seconds"] and head_settings["head"] == settings["head"]  # one fit, two rows
+    assert not head_settings["consensus"]
     assert 0 < head["acc"] <= 1
     ds = load_dataset("searchsnippets", n=150, seed=0)
     path = tmp_path / "mine.txt"
@@ -202,6 +204,7 @@ def test_scan_in_the_runner_and_in_cluster(tmp_path):
     summary = runner.cluster_file(path, tmp_path / "out", k=5, method="scan", progress=False, make_map=False)
     frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
     assert summary["method"] == "scan" and summary["scan stop"] in ("tol", "max_epochs") and len(frame) == 150
+    assert summary["scan labels"].startswith("vote of 10 heads (their ARI with it ")
     assert frame["cluster"].between(0, 4).all() and "method scan" in (tmp_path / "out" / "clusters.md").read_text()
     small = tmp_path / "small.txt"
     small.write_text("".join(f"text number {i} about topic {i % 3}\n" for i in range(12)), encoding="utf-8")

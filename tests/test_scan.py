@@ -59,6 +59,7 @@ def test_fit_scan_separates_blobs_and_keeps_the_lowest_loss_head():
     fit = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
     assert evaluate(y, fit.labels)["acc"] == 1.0
     assert fit.head == int(np.argmin(fit.head_losses)) and fit.head_labels.shape == (3, len(x))
+    assert np.array_equal(fit.labels, consensus(fit.head_labels, 4, seed=0))  # the heads' vote
     kept = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15, consensus=False)
     assert np.array_equal(kept.labels, fit.head_labels[fit.head])  # SCAN's rule: the kept head's labels
     assert fit.history[-1]["clusters_used"] == 4 and fit.probs.shape == (len(x), 4)
@@ -74,11 +75,16 @@ def test_consensus_follows_the_majority_whatever_the_cluster_names():
     wrong[[0, 10, 20]] = [1, 2, 0]  # one head puts three texts elsewhere
     heads = np.stack([(y + 1) % 3, y, 2 - wrong])  # cluster numbers are arbitrary per head
     assert evaluate(y, consensus(heads, 3, seed=0))["acc"] == 1.0
-    # by hand: the squared distance between two texts' one-hot rows is 2 x the heads that separate them
+    # by hand, every pair: the squared distance of two texts' one-hot rows is 2 x the heads that separate them
     rows = np.concatenate([np.eye(3)[h] for h in heads], 1)
-    assert ((rows[0] - rows[1]) ** 2).sum() == 2 * (heads[:, 0] != heads[:, 1]).sum() == 2
+    dist = ((rows[:, None] - rows[None]) ** 2).sum(-1)
+    assert np.array_equal(dist, 2 * (heads[:, :, None] != heads[:, None, :]).sum(0)) and dist[0, 1] == 2
     with pytest.raises(ValueError, match="consensus: expected"):
-        consensus(y, 3)
+        consensus(y, 3)  # one assignment given as a 1-d array
+    with pytest.raises(ValueError, match="at least 3 texts"):
+        consensus(heads[:, :2], 3)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        consensus(np.stack([y, y - 1]), 3)  # a -1 noise label
 
 
 def test_fit_scan_bad_input_is_a_clear_error():

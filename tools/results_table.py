@@ -92,7 +92,8 @@ def section(rows: pd.DataFrame, csv: str, wall: str | None) -> str:
         lines.append(f"| {name} | {used} | " + " | ".join(f"{acc[d]:.1f}" if d in acc else "–" for d in datasets) + " |")
     per_method = pd.concat([rows, few]).groupby("method")["seconds"].sum().reindex(list(METHODS)).dropna()
     lines += ["", "Seconds per method, summed over the datasets and seeds it ran (the DEC-family rows each include the "
-              "autoencoder pretraining they need; the runner pretrains once for AE + K-means, DEC and IDEC): "
+              "autoencoder pretraining they need; the runner pretrains once for AE + K-means, DEC and IDEC; `scan_head` "
+              "is scored on the same fits as `scan`, so its seconds are those fits' again, not extra time): "
               + ", ".join(f"{METHODS[m][1]} {s:.0f} s" for m, s in per_method.items()) + "."]
     if wall:
         lines.append(f"Wall time of the whole run on this 2-core CPU, embedding cache warm: {wall}.")
