@@ -484,7 +484,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from .cluster import RECOMMENDED, choose_k, confidence, kmeans, small_corpus_warning
     from .data import load_text_file
     from .embed import embed_texts, load_encoder
-    from .metrics import evaluate
+    from .metrics import ari, evaluate
 
     if method not in CLUSTER_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
@@ -528,14 +528,12 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             labels, space = result.labels, dec_model.transform(x)
             dec_model.save(tmp / "model.pt")
         elif method == "scan":
-            from sklearn.metrics import adjusted_rand_score
-
             from .scan import fit_scan
 
             fit = fit_scan(x, k, seed=seed, device=device, progress=progress)
             labels, space = fit.labels, x
-            ari = [adjusted_rand_score(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
-            extra = {"scan labels": f"vote of {len(ari)} heads (their ARI with it {min(ari):.2f}-{max(ari):.2f})",
+            agree = [ari(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
+            extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
         else:
             labels, space = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp"), x
