@@ -125,6 +125,7 @@ class ScanResult:
     stop_reason: str
     history: list[dict] = field(default_factory=list)  # one dict per epoch (the kept head's view)
     seconds: float = 0.0
+    model: Heads | None = None  # the trained heads (all of them): model(x) gives (heads, n, K) probabilities
 
 
 def _full_loss(model: Heads, x: torch.Tensor, nb: torch.Tensor, w: float):
@@ -202,4 +203,4 @@ def fit_scan(x, n_clusters: int, seed: int = 0, device=None, progress: bool = Tr
         labels = consensus(every, k, seed=seed)
     return ScanResult(labels=labels, probs=p[best].cpu().numpy(), head=best, head_losses=total.cpu().numpy(),
                       head_labels=every, stop_reason=stop, history=history,
-                      seconds=time.perf_counter() - start)
+                      seconds=time.perf_counter() - start, model=model.eval())

@@ -63,6 +63,9 @@ def test_fit_scan_separates_blobs_and_keeps_the_lowest_loss_head():
     kept = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15, consensus=False)
     assert np.array_equal(kept.labels, fit.head_labels[fit.head])  # SCAN's rule: the kept head's labels
     assert fit.history[-1]["clusters_used"] == 4 and fit.probs.shape == (len(x), 4)
+    with torch.no_grad():  # the returned heads are the trained ones: they give the fit's assignments again
+        p = fit.model(torch.from_numpy(x))
+    assert np.array_equal(p.argmax(2).numpy(), fit.head_labels) and np.allclose(p[fit.head].numpy(), fit.probs, atol=1e-6)
     assert fit.stop_reason in ("tol", "max_epochs") and len(fit.history) <= 15
     assert fit.stop_reason == "tol"  # separable blobs settle: no text changes for 3 epochs
     again = fit_scan(x, 4, seed=0, progress=False, neighbours=5, heads=3, epochs=15)
