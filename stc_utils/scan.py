@@ -17,6 +17,7 @@ default, the heads vote: a consensus clustering of all their assignments.
 - :func:`neighbours`  each text's k nearest other texts by cosine similarity
 - :func:`scan_loss`  the loss above, with its two terms
 - :func:`consensus`  one clustering that the heads' assignments agree on
+- :func:`merge_by_graph`  merge over-clustered groups back to K along the neighbour graph
 - :func:`fit_scan`  train the heads, stop without labels, return the consensus (or the kept head)
 """
 
@@ -96,6 +97,39 @@ def consensus(assignments, n_clusters: int, seed: int = 0) -> np.ndarray:
     width = int(a.max()) + 1
     return kmeans(np.concatenate([np.eye(width, dtype=np.float32)[row] for row in a], 1), n_clusters,
                   seed=seed, n_init=10)
+
+
+def merge_by_graph(labels, nb, n_clusters: int) -> np.ndarray:
+    """Merge the groups of ``labels`` down to ``n_clusters`` along the neighbour graph, no label used.
+
+    ``nb`` (n, k) holds each text's neighbours (:func:`neighbours`). The link between two groups
+    is the number of neighbour edges between them (both directions) divided by (size a x size b),
+    average linkage on the graph; the densest pair merges first, until ``n_clusters`` remain.
+    Used after over-clustering (2-5 x K groups), so that a big class may take several groups and
+    a small one a group of its own (lesson 08, section 13). Returns labels 0..n_clusters-1.
+    """
+    labels = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    nb = np.asarray(nb)
+    if nb.ndim != 2 or len(nb) != len(labels):
+        raise ValueError(f"merge_by_graph: expected neighbours of shape ({len(labels)}, k), got {nb.shape}")
+    groups = int(labels.max()) + 1
+    if not 1 <= n_clusters <= groups:
+        raise ValueError(f"merge_by_graph: cannot merge {groups} groups into {n_clusters} clusters")
+    w = np.zeros((groups, groups))
+    np.add.at(w, (np.repeat(labels, nb.shape[1]), labels[nb].ravel()), 1.0)
+    w, size = w + w.T, np.bincount(labels, minlength=groups).astype(float)
+    alive, owner = list(range(groups)), np.arange(groups)
+    while len(alive) > n_clusters:
+        idx = np.array(alive)
+        link = w[np.ix_(idx, idx)] / np.outer(size[idx], size[idx])
+        np.fill_diagonal(link, -1.0)
+        a, b = idx[list(np.unravel_index(int(link.argmax()), link.shape))]
+        w[a] += w[b]
+        w[:, a] += w[:, b]
+        size[a] += size[b]
+        owner[owner == b] = a
+        alive.remove(b)
+    return np.unique(owner[labels], return_inverse=True)[1]
 
 
 class Heads(nn.Module):

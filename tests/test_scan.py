@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stc_utils.metrics import evaluate
-from stc_utils.scan import Heads, consensus, fit_scan, neighbours, scan_loss
+from stc_utils.scan import Heads, consensus, fit_scan, merge_by_graph, neighbours, scan_loss
 
 
 def _blobs(n_per=40, k=4, dim=16, seed=0):
@@ -88,6 +88,29 @@ def test_consensus_follows_the_majority_whatever_the_cluster_names():
         consensus(heads[:, :2], 3)
     with pytest.raises(ValueError, match="non-negative integer"):
         consensus(np.stack([y, y - 1]), 3)  # a -1 noise label
+
+
+def test_merge_by_graph_rejoins_split_classes_and_keeps_a_small_one():
+    sizes = [120, 120, 24]  # two big classes and a small one, as SearchSnippets' 370 beside 2,660
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1, (3, 16)) * 4
+    y = np.repeat(np.arange(3), sizes)
+    x = (centers[y] + rng.normal(0, 0.5, (len(y), 16))).astype(np.float32)
+    nb = neighbours(x, 5)
+    fine = np.where(y < 2, 2 * y + (np.arange(len(y)) % 2), 4)  # each big class in two halves, 5 groups
+    merged = merge_by_graph(fine + 7, nb, 3)  # group numbers need not start at 0
+    assert evaluate(y, merged)["acc"] == 1.0 and sorted(np.bincount(merged)) == [24, 120, 120]
+    # by hand, the first merge: edges between two groups (both directions) / (size a x size b)
+    w = np.zeros((5, 5))
+    np.add.at(w, (np.repeat(fine, 5), fine[nb].ravel()), 1.0)
+    link = (w + w.T) / np.outer(np.bincount(fine), np.bincount(fine))
+    np.fill_diagonal(link, -1)
+    assert set(np.unravel_index(int(link.argmax()), link.shape)) in ({0, 1}, {2, 3})
+    assert np.array_equal(merge_by_graph(fine, nb, 5), fine)  # nothing to merge
+    with pytest.raises(ValueError, match="cannot merge 5 groups into 6 clusters"):
+        merge_by_graph(fine, nb, 6)
+    with pytest.raises(ValueError, match="expected neighbours of shape"):
+        merge_by_graph(fine, nb[:10], 3)
 
 
 def test_fit_scan_bad_input_is_a_clear_error():
