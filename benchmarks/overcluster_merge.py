@@ -13,7 +13,8 @@ fixed before any score was seen:
    between a and b / (size a x size b): average linkage on the graph), no label used.
 
 Rows (JSON lines) per dataset, seed, base method and factor: ACC / NMI / ARI (scored after
-the fact), the predicted cluster sizes, seconds. ``factor 1`` is the method itself (no merge).
+the fact), the predicted cluster sizes, seconds, the vectors' precision (``embed_texts``' default:
+bf16 on a CPU with native bf16, else fp32). ``factor 1`` is the method itself (no merge).
 
     python benchmarks/overcluster_merge.py --methods kmeans --factors 1 2 3 5 --seeds 0 1 2 3 4
     python benchmarks/overcluster_merge.py --methods scan --factors 2 --seeds 0 1 2 3 4 --worker 0 --of 2
@@ -36,7 +37,7 @@ import torch
 
 from stc_utils.cluster import kmeans
 from stc_utils.data import load_dataset
-from stc_utils.embed import embed_texts
+from stc_utils.embed import default_precision, embed_texts
 from stc_utils.metrics import evaluate
 from stc_utils.scan import SCAN_SETTINGS, fit_scan, merge_by_graph, neighbours
 
@@ -70,7 +71,8 @@ def main() -> None:
         row = {"dataset": name, "method": method, "factor": factor, "seed": seed, "texts": len(ds), "k": k,
                **{m: round(v, 4) for m, v in evaluate(ds.labels, labels).items() if m in ("acc", "nmi", "ari")},
                "sizes": sorted(np.bincount(labels).tolist(), reverse=True),
-               "seconds": round(time.perf_counter() - start, 1), "threads": args.threads}
+               "seconds": round(time.perf_counter() - start, 1), "threads": args.threads,
+               "precision": default_precision(torch.device("cpu"))}  # the vectors' (embed_texts' default)
         print(json.dumps(row), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with args.out.open("a") as f:
