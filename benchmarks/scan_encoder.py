@@ -69,6 +69,8 @@ def main() -> None:
     ap.add_argument("--precision", choices=["fp32", "bf16"], default=None, help="training precision (default: the device's)")
     ap.add_argument("--refit", action="store_true",
                     help="after the last epoch, also fit SCAN afresh on the retrained vectors (fit_scan's defaults)")
+    ap.add_argument("--anchor", type=float, default=0.0,
+                    help="weight of an anchor term, mean (1 - cosine) between each anchor's vector and its epoch-0 vector")
     ap.add_argument("--bucket", type=int, default=0,
                     help="length buckets: sort each run of this many shuffled anchors by length (0: random batches)")
     ap.add_argument("--max-length", type=int, default=64)
@@ -93,20 +95,24 @@ def main() -> None:
         opt = torch.optim.Adam([{"params": [p for p in enc.parameters() if p.requires_grad], "lr": args.encoder_lr},
                                 {"params": heads.parameters(), "lr": args.head_lr}], weight_decay=1e-4)
         base = {"dataset": name, "texts": n, "k": k, "seed": args.seed, "encoder_lr": args.encoder_lr,
-                "head_lr": args.head_lr, "train_layers": args.train_layers, "bucket": args.bucket, "neighbour_grad": args.neighbour_grad, "max_length": args.max_length,
+                "head_lr": args.head_lr, "train_layers": args.train_layers, "anchor": args.anchor, "bucket": args.bucket, "neighbour_grad": args.neighbour_grad, "max_length": args.max_length,
                 "batch_size": args.batch_size, "threads": args.threads, "cpu": platform.machine(),
                 "precision": str(enc.amp or "fp32"), "torch": torch.__version__, "scan_fit_s": round(fit.seconds, 1),
                 "frozen_s": round(frozen_s, 1)}
 
+        start_z = []  # the epoch-0 vectors: the anchor's target and the drift monitor's reference
+
         def record(epoch: int, train_s: float, previous) -> np.ndarray:
             t = time.perf_counter()
             z = (enc.encode(states) / enc.scale).float()
+            start_z.append(z) if not start_z else None
             (total, _, _), p = _full_loss(heads, z, nb, w)
             every = p.argmax(2).cpu().numpy()
             best = int(total.argmin())
             change = None if previous is None else label_change_rate(previous[best], every[best])
             row = {**base, "epoch": epoch, "train_s": round(train_s, 1), "encode_s": round(time.perf_counter() - t, 1),
                    "head": best, "loss": float(total[best]), "label_change": change,
+                   "drift": float(1 - (z * start_z[0]).sum(1).mean()),  # label-free: how far the vectors moved
                    **scores(y, every, total, z.cpu().numpy(), k, args.seed)}
             if args.refit and epoch == args.epochs:  # new heads on the new vectors, chosen as fit_scan chooses
                 again = fit_scan(z.cpu().numpy(), k, seed=args.seed, progress=False)
@@ -136,11 +142,16 @@ def main() -> None:
                     p = heads(enc([states[a] for a in np.concatenate([i, j])]).float() / enc.scale)
                     p_i, p_j = p[:, :len(i)], p[:, len(i):]
                 else:
-                    p_i = heads(enc([states[a] for a in i]).float() / enc.scale)
+                    z_i = enc([states[a] for a in i]).float() / enc.scale
+                    p_i = heads(z_i)
                     with torch.no_grad():
                         enc.eval()
                         p_j = heads(enc([states[a] for a in j]).float() / enc.scale)
                 loss = scan_loss(p_i, p_j, w)[0].sum()
+                if args.anchor:  # keep what MiniLM knows: stay near the epoch-0 vectors
+                    if args.neighbour_grad:
+                        raise SystemExit("--anchor is written for the neighbour without gradient")
+                    loss = loss + args.anchor * (1 - (z_i * start_z[0][i]).sum(1)).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

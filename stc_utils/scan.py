@@ -106,7 +106,7 @@ def merge_by_graph(labels, nb, n_clusters: int) -> np.ndarray:
     is the number of neighbour edges between them (both directions) divided by (size a x size b),
     average linkage on the graph; the densest pair merges first, until ``n_clusters`` remain.
     Used after over-clustering (2-5 x K groups), so that a big class may take several groups and
-    a small one a group of its own (lesson 08b, section 4). Returns labels 0..n_clusters-1.
+    a small one a group of its own (lesson 08b, section 5). Returns labels 0..n_clusters-1.
     """
     labels = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
     nb = np.asarray(nb)
