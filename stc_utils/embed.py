@@ -403,3 +403,27 @@ def tfidf_lsa(texts: Sequence[str], n_components: int = 100, seed: int = 0, **tf
     k = min(n_components, x.shape[1] - 1)
     z = TruncatedSVD(n_components=k, random_state=seed).fit_transform(x)
     return normalize(z).astype(np.float32)
+
+
+def hybrid(x, texts: Sequence[str], n_components: int = 100, seed: int = 0) -> np.ndarray:
+    """Sentence vectors beside the words (lesson 08c): ``[x / |x| , LSA / |LSA|] / sqrt(2)``.
+
+    Each half has length 1, so the cosine of two texts is the mean of their MiniLM cosine and
+    their TF-IDF + LSA cosine (:func:`tfidf_lsa`, ``n_components`` as lesson 02's baseline).
+    Equal weight, set before measuring: neither view is preferred. A text none of whose words
+    occurs in another text has no word view (a zero half, length 1/sqrt(2)): only MiniLM places it.
+    """
+    from sklearn.preprocessing import normalize
+
+    texts = check_texts(texts)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or len(x) != len(texts):
+        raise ValueError(f"hybrid needs one vector per text: got {x.shape} vectors for {len(texts)} texts")
+    try:
+        words = tfidf_lsa(texts, n_components=n_components, seed=seed)
+    except ValueError as err:  # sklearn: no word occurs in two texts
+        raise ValueError(f"the texts share too few words for TF-IDF (a word must occur in 2 texts): {err}") from None
+    if words.shape[1] < 2:
+        raise ValueError(f"the texts share only {words.shape[1] + 1} word(s) occurring in 2 texts or more; "
+                         "the word view needs at least 3 (use --method scan or kmeans)")
+    return (np.hstack([normalize(x), words]) / np.sqrt(2)).astype(np.float32)

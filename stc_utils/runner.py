@@ -35,6 +35,8 @@ METHODS = {
     "sccl": ("05", "MiniLM top layer + InfoNCE + DEC KL, zero labels (SCCL mode)"),
     "scan": ("08", "MiniLM + SCAN heads (k-NN agreement + entropy), consensus of the 10 heads"),
     "scan_head": ("08", "the same SCAN fit, lowest-loss head only (SCAN's rule; ablation of scan)"),  # its seconds: scan's
+    "hybrid_kmeans": ("08c", "MiniLM beside TF-IDF + LSA (100-d), equal weight, + K-means"),
+    "scan_hybrid": ("08c", "SCAN heads on MiniLM beside TF-IDF + LSA (100-d), consensus of the 10 heads"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -88,6 +90,8 @@ class Inputs:
                 self._memo[rep] = embed.embed_texts(texts, device=self.device, progress=False)
             elif rep == "tfidf":
                 self._memo[rep] = normalize(embed.tfidf_lsa(texts, n_components=100, seed=0))
+            elif rep == "hybrid":
+                self._memo[rep] = embed.hybrid(self.get("bert"), texts, n_components=100, seed=0)
             elif rep in ("w2v", "w2v_self_train"):  # lesson 02's SIF; Self-Train's (a = 0.1, count)
                 from .autoencoder import SELF_TRAIN_SIF
                 from .data import load_word2vec
@@ -162,6 +166,8 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
 
     from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
     from .cluster import kmeans
+    from .config import get_device
+    from .embed import default_precision
     from .metrics import evaluate
 
     y, k = inputs.ds.labels, inputs.ds.n_classes
@@ -179,28 +185,34 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                 "settings": json.dumps(settings, sort_keys=True)}
     if method == "sccl" or method in FEW_LABELS:
         return _run_lesson05(inputs, method, seed, fast, label_fraction)
-    if method in ("scan", "scan_head"):  # one fit per seed serves both rows
+    if method in ("scan", "scan_head", "scan_hybrid"):  # one fit per seed serves scan and scan_head
         from .scan import SCAN_SETTINGS, fit_scan
 
         settings = {**SCAN_SETTINGS, **({"epochs": 3} if fast else {}), "consensus": True}
-        memo = ("scan", seed, fast)
+        rep = "hybrid" if method == "scan_hybrid" else "bert"
+        memo = ("scan", rep, seed, fast)
         if memo not in inputs._memo:
-            inputs._memo[memo] = fit_scan(inputs.get("bert"), k, seed=seed, device=inputs.device, progress=False,
+            inputs._memo[memo] = fit_scan(inputs.get(rep), k, seed=seed, device=inputs.device, progress=False,
                                           **settings)
         fit = inputs._memo[memo]
-        scores = evaluate(y, fit.labels if method == "scan" else fit.head_labels[fit.head])
-        settings["consensus"] = method == "scan"
+        scores = evaluate(y, fit.head_labels[fit.head] if method == "scan_head" else fit.labels)
+        settings["consensus"] = method != "scan_head"
         return {**{s: scores[s] for s in SCORES}, "seconds": round(fit.seconds, 2), "stop_reason": fit.stop_reason,
-                "settings": json.dumps({**settings, "head": fit.head, "epochs_run": len(fit.history)}, sort_keys=True)}
+                "settings": json.dumps({**settings, "head": fit.head, "epochs_run": len(fit.history),
+                                        **({"words": "tfidf_lsa 100-d, equal weight"} if rep == "hybrid" else {}),
+                                        "precision": default_precision(get_device(inputs.device))},
+                                       sort_keys=True)}
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
-                 "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp")}[method]
+                 "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp"),
+                 "hybrid_kmeans": ("hybrid", "k-means++")}[method]
     x = inputs.get(rep)
     x = normalize(x) if rep == "w2v" else x
+    precision = {"precision": default_precision(get_device(inputs.device))} if rep in ("bert", "hybrid") else {}
     start = time.perf_counter()
     labels = kmeans(x, k, seed=seed, n_init=10, init=init)
     scores = evaluate(y, labels)
     return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2), "stop_reason": None,
-            "settings": json.dumps({"n_init": 10, "init": init})}
+            "settings": json.dumps({"n_init": 10, "init": init, **precision})}
 
 
 def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float) -> dict:
@@ -330,7 +342,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -470,7 +482,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     than :data:`stc_utils.cluster.BIC_MIN_TEXTS`, else None). ``method``: ``kmeans`` (MiniLM + K-means, 10 starts),
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
     ``model.pt`` for :meth:`DECModel.predict`) or ``scan`` (lesson 08's SCAN heads on the MiniLM
-    vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty). Confidence: :func:`stc_utils.cluster.confidence`
+    vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty)
+    or ``scan_hybrid`` (the same on MiniLM beside TF-IDF + LSA, :func:`stc_utils.embed.hybrid`, lesson 08c). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -527,11 +540,13 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                                              lr=SETTINGS["dec_lr"], tol=SETTINGS["tol"])
             labels, space = result.labels, dec_model.transform(x)
             dec_model.save(tmp / "model.pt")
-        elif method == "scan":
+        elif method in ("scan", "scan_hybrid"):
+            from .embed import hybrid
             from .scan import fit_scan
 
-            fit = fit_scan(x, k, seed=seed, device=device, progress=progress)
-            labels, space = fit.labels, x
+            space = hybrid(x, ds.texts, seed=seed) if method == "scan_hybrid" else x
+            fit = fit_scan(space, k, seed=seed, device=device, progress=progress)
+            labels = fit.labels
             agree = [ari(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}

@@ -210,3 +210,33 @@ def test_scan_in_the_runner_and_in_cluster(tmp_path):
     small.write_text("".join(f"text number {i} about topic {i % 3}\n" for i in range(12)), encoding="utf-8")
     with pytest.raises(ValueError, match="SCAN needs more than neighbours=20"):
         runner.cluster_file(small, tmp_path / "o2", k=3, method="scan", progress=False, make_map=False)
+
+
+def test_scan_hybrid_in_the_runner_and_in_cluster(tmp_path):
+    from stc_utils.embed import hybrid
+
+    rows = runner.bench(["searchsnippets"], ["scan", "scan_hybrid", "hybrid_kmeans"], 1, tmp_path / "b.csv", n=200,
+                        fast=True, progress=False).set_index("method")
+    settings = json.loads(rows.loc["scan_hybrid", "settings"])
+    assert settings["consensus"] and settings["words"].startswith("tfidf_lsa 100-d")
+    assert rows.loc["scan_hybrid", "seconds"] != rows.loc["scan", "seconds"]  # its own fit, not scan's
+    assert all(0 < rows.loc[m, "acc"] <= 1 for m in ("scan_hybrid", "hybrid_kmeans"))
+    ds = load_dataset("searchsnippets", n=200, seed=0)
+    x = np.random.default_rng(0).normal(size=(200, 8))
+    z = hybrid(x, ds.texts)
+    # both halves have length 1/sqrt(2): the cosine is the mean of the two views' cosines
+    assert np.allclose(np.linalg.norm(z[:, :8], axis=1), 2 ** -0.5, atol=1e-5)
+    norms = np.linalg.norm(z, axis=1)  # 1, or 1/sqrt(2) where no word of the text occurs in another
+    alone = ["grandslamboats grandslam boatworks "]
+    assert np.allclose(norms[[t not in alone for t in ds.texts]], 1, atol=1e-5) and np.isclose(norms.min(), 2 ** -0.5)
+    with pytest.raises(ValueError, match="one vector per text"):
+        hybrid(x[:10], ds.texts)
+    with pytest.raises(ValueError, match="share too few words"):
+        hybrid(x[:3], ["alpha beta", "gamma delta", "epsilon zeta"])
+    with pytest.raises(ValueError, match="share only 2 word"):  # LSA would keep one dimension: no view
+        hybrid(x[:4], ["alpha x one", "alpha y two", "beta z three", "beta w four"])
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts[:150]), encoding="utf-8")
+    summary = runner.cluster_file(path, tmp_path / "out", k=5, method="scan_hybrid", progress=False, make_map=False)
+    frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    assert summary["method"] == "scan_hybrid" and len(frame) == 150 and frame["cluster"].between(0, 4).all()
