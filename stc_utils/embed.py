@@ -408,10 +408,11 @@ def tfidf_lsa(texts: Sequence[str], n_components: int = 100, seed: int = 0, **tf
 def hybrid(x, texts: Sequence[str], n_components: int = 100, seed: int = 0) -> np.ndarray:
     """Sentence vectors beside the words (lesson 08c): ``[x / |x| , LSA / |LSA|] / sqrt(2)``.
 
-    Each half has length 1, so the cosine of two texts is the mean of their MiniLM cosine and
-    their TF-IDF + LSA cosine (:func:`tfidf_lsa`, ``n_components`` as lesson 02's baseline).
-    Equal weight, set before measuring: neither view is preferred. A text none of whose words
-    occurs in another text has no word view (a zero half, length 1/sqrt(2)): only MiniLM places it.
+    Each half has length 1/sqrt(2), so each vector has length 1 and the cosine of two texts is the
+    mean of their MiniLM cosine and their TF-IDF + LSA cosine (:func:`tfidf_lsa`, ``n_components``
+    as lesson 02's baseline). Equal weight, set before measuring: neither view is preferred. A text
+    none of whose words occurs in another text has no word view (a zero half, length 1/sqrt(2)):
+    its cosine to another text is their MiniLM cosine / sqrt(2), so only MiniLM ranks its neighbours.
     """
     from sklearn.preprocessing import normalize
 
