@@ -171,6 +171,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     from .metrics import evaluate
 
     y, k = inputs.ds.labels, inputs.ds.n_classes
+    precision = default_precision(get_device(inputs.device))  # of the MiniLM vectors, recorded in the settings
     if method in DEC_FAMILY:
         settings = FAST_SETTINGS if fast else SETTINGS
         family = ("self_train",) if method == "self_train" else ("ae_kmeans", "dec", "idec")  # one pretraining
@@ -200,19 +201,19 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
         return {**{s: scores[s] for s in SCORES}, "seconds": round(fit.seconds, 2), "stop_reason": fit.stop_reason,
                 "settings": json.dumps({**settings, "head": fit.head, "epochs_run": len(fit.history),
                                         **({"words": "tfidf_lsa 100-d, equal weight"} if rep == "hybrid" else {}),
-                                        "precision": default_precision(get_device(inputs.device))},
+                                        "precision": precision},
                                        sort_keys=True)}
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
                  "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp"),
                  "hybrid_kmeans": ("hybrid", "k-means++")}[method]
     x = inputs.get(rep)
     x = normalize(x) if rep == "w2v" else x
-    precision = {"precision": default_precision(get_device(inputs.device))} if rep in ("bert", "hybrid") else {}
+    extra = {"precision": precision} if rep in ("bert", "hybrid") else {}
     start = time.perf_counter()
     labels = kmeans(x, k, seed=seed, n_init=10, init=init)
     scores = evaluate(y, labels)
     return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2), "stop_reason": None,
-            "settings": json.dumps({"n_init": 10, "init": init, **precision})}
+            "settings": json.dumps({"n_init": 10, "init": init, **extra})}
 
 
 def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float) -> dict:

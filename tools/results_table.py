@@ -54,8 +54,8 @@ def section(rows: pd.DataFrame, csv: str, wall: str | None) -> str:
              f"{seeds[0]}-{seeds[-1]}, labels used only to score and to set K; hyper-parameters fixed in "
              "advance (lesson 04's `SETTINGS`; lesson 05's SCCL mode with `fit_semisupervised`'s defaults and "
              f"at most {SCCL_ROUNDS} rounds; lesson 08's `SCAN_SETTINGS`). Mean ± std over seeds.", ""]
-    bf16 = [m for m in METHODS if rows[(rows["method"] == m) & rows["settings"].str.contains('"precision": "bf16"')]
-            .shape[0]]
+    bf16 = set(rows.loc[rows["settings"].str.contains('"precision": "bf16"'), "method"])
+    bf16 = [m for m in METHODS if m in bf16]
     if bf16:  # the settings record the precision of the MiniLM vectors where the runner knew it
         lines[0] += (" MiniLM's vectors in fp32, except the rows of " + ", ".join(f"`{m}`" for m in bf16) +
                      " (bf16 autocast on a CPU with native bf16, as their settings record).")
