@@ -343,7 +343,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -484,7 +484,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     ``cdp`` (lesson 03's starts) or ``dec`` (lesson 04's autoencoder + DEC, also saved as
     ``model.pt`` for :meth:`DECModel.predict`) or ``scan`` (lesson 08's SCAN heads on the MiniLM
     vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty)
-    or ``scan_hybrid`` (the same on MiniLM beside TF-IDF + LSA, :func:`stc_utils.embed.hybrid`, lesson 08c). Confidence: :func:`stc_utils.cluster.confidence`
+    or ``scan_hybrid`` (the same on MiniLM beside TF-IDF + LSA, :func:`stc_utils.embed.hybrid`, lesson 08c)
+    or ``hybrid_kmeans`` (K-means, 10 starts, on those joined vectors; K = auto is chosen on MiniLM's). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -497,7 +498,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from .autoencoder import SETTINGS, DECModel, embedding_info
     from .cluster import RECOMMENDED, choose_k, confidence, kmeans, small_corpus_warning
     from .data import load_text_file
-    from .embed import embed_texts, load_encoder
+    from .embed import embed_texts, hybrid, load_encoder
     from .metrics import ari, evaluate
 
     if method not in CLUSTER_METHODS:
@@ -542,7 +543,6 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             labels, space = result.labels, dec_model.transform(x)
             dec_model.save(tmp / "model.pt")
         elif method in ("scan", "scan_hybrid"):
-            from .embed import hybrid
             from .scan import fit_scan
 
             space = hybrid(x, ds.texts, seed=seed) if method == "scan_hybrid" else x
@@ -552,7 +552,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
         else:
-            labels, space = kmeans(x, k, seed=seed, n_init=10, init="k-means++" if method == "kmeans" else "cdp"), x
+            space = hybrid(x, ds.texts, seed=seed) if method == "hybrid_kmeans" else x
+            labels = kmeans(space, k, seed=seed, n_init=10, init="cdp" if method == "cdp" else "k-means++")
         conf = confidence(space, labels, seed=seed)
         lap("cluster")
 

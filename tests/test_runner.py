@@ -240,3 +240,26 @@ def test_scan_hybrid_in_the_runner_and_in_cluster(tmp_path):
     summary = runner.cluster_file(path, tmp_path / "out", k=5, method="scan_hybrid", progress=False, make_map=False)
     frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
     assert summary["method"] == "scan_hybrid" and len(frame) == 150 and frame["cluster"].between(0, 4).all()
+
+
+def test_cluster_hybrid_kmeans_uses_both_views(tmp_path, capsys):
+    from stc_utils.__main__ import main
+    from stc_utils.cluster import kmeans
+    from stc_utils.embed import embed_texts, hybrid
+    from stc_utils.metrics import ari
+
+    ds = load_dataset("stackoverflow", n=150, seed=0)
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts), encoding="utf-8")
+    summary = runner.cluster_file(path, tmp_path / "out", k=6, method="hybrid_kmeans", seed=1, progress=False,
+                                  make_map=False)
+    frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    x = embed_texts(ds.texts, progress=False, max_length=runner.MAX_TOKENS)
+    expected = kmeans(hybrid(x, ds.texts, seed=1), 6, seed=1, n_init=10)
+    assert summary["method"] == "hybrid_kmeans" and (frame["cluster"].to_numpy() == expected).all()
+    assert ari(expected, kmeans(x, 6, seed=1, n_init=10)) < 0.99  # the word view changed the partition
+    no_shared = tmp_path / "no_shared.txt"  # no word occurs in two texts: no word view to add
+    no_shared.write_text("".join(f"w{i}a w{i}b w{i}c\n" for i in range(30)), encoding="utf-8")
+    assert main(["cluster", str(no_shared), "--out", str(tmp_path / "o2"), "--k", "3", "--method", "hybrid_kmeans",
+                 "--no-map"]) == 2
+    assert "share too few words" in capsys.readouterr().err
