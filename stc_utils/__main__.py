@@ -271,9 +271,10 @@ def main(argv=None) -> int:
                         "needs more than 20 texts; about 4-7 minutes for 12,000-20,000 texts on one CPU thread); scan_hybrid: the "
                         "same on the MiniLM vectors beside TF-IDF + LSA of the words (lesson 08c; the texts must share words); "
                         "hybrid_kmeans: K-means on those joined vectors (lesson 08c: StackOverflow 0.791 against 0.721 "
-                        "on MiniLM alone, but lower on SearchSnippets and Biomedical)")
+                        "on MiniLM alone, but lower on SearchSnippets and Biomedical); n2d: a Gaussian mixture on UMAP's K-d map "
+                        "of the MiniLM vectors (lesson 08d)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
-                   help="random seed of K-means, DEC, SCAN and the map (default 0): the same file and seed give the same "
+                   help="random seed of K-means, DEC, SCAN, UMAP and the map (default 0): the same file and seed give the same "
                         "clusters")
     p.add_argument("--no-map", action="store_true", help="skip map.png and map.html (the slowest outputs)")
     p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")

@@ -3,7 +3,8 @@
 Taught in lesson 00 (quick tour); lesson 03 replaces the initialisation, lesson 04 the
 representation. The number of clusters comes from the ground truth, nothing else does,
 except in :func:`choose_k` and :func:`umap_hdbscan` (lesson 07, "Choosing K without labels"),
-which pick it from the vectors alone.
+which pick it from the vectors alone. :func:`n2d` (lesson 08d, "Clustering the manifold") clusters
+UMAP's map of the vectors instead of the vectors.
 """
 
 from __future__ import annotations
@@ -244,22 +245,61 @@ def _one_thread(fit):
         return fit()
 
 
+def umap_embed(x, n_components: int, seed: int = 0, n_neighbors: int = 15, metric: str = "cosine") -> np.ndarray:
+    """UMAP (``min_dist=0``: points may pile up, which suits clustering) of ``x`` to ``n_components``.
+
+    Seeded, so UMAP runs on one thread; its spectral start runs on one BLAS thread too, without
+    which the same seed gives another map under another ``OMP_NUM_THREADS``. ``n_neighbors`` is
+    capped at n - 1 for tiny inputs.
+    """
+    import umap
+
+    x = np.asarray(x, dtype=np.float32)
+    reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(x) - 1), n_components=n_components, min_dist=0.0,
+                        metric=metric, random_state=seed, n_jobs=1)
+    return _one_thread(lambda: reducer.fit_transform(x))
+
+
 def umap_hdbscan(x, seed: int = 0, n_neighbors: int = 15, n_components: int = 5, min_cluster_size: int = 10):
     """The BERTopic way to find K: UMAP (cosine, ``min_dist=0``) to 5-d, then HDBSCAN ("eom" selection).
 
     Defaults are BERTopic's (``min_topic_size=10``). Returns ``(labels, info)``: label -1 marks
     an outlier; ``info`` holds the number of clusters found, the outlier share and the seconds.
     """
-    import umap
     from sklearn.cluster import HDBSCAN
 
     t = time.perf_counter()
-    z = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=0.0, metric="cosine",
-                  random_state=seed, n_jobs=1).fit_transform(np.asarray(x, dtype=np.float32))  # seeded: one thread
+    z = umap_embed(x, n_components, seed=seed, n_neighbors=n_neighbors)
     labels = HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom",
                      copy=True).fit_predict(z)
     return labels, {"k": int(labels.max() + 1), "outliers": float(np.mean(labels < 0)),
                     "seconds": time.perf_counter() - t}
+
+
+# N2D's own settings (McConville et al. 2020, rymc/n2d run.sh and n2d.py): UMAP to K dimensions, 20 neighbours,
+# min_dist 0, Euclidean; a Gaussian mixture with full covariances, one start. Fixed before any score was read.
+N2D_SETTINGS = {"n_neighbors": 20, "n_components": "K", "min_dist": 0.0, "metric": "euclidean",
+                "covariance_type": "full", "n_init": 1}
+
+
+def n2d(x, n_clusters: int, seed: int = 0):
+    """N2D, "(Not Too) Deep" clustering: a Gaussian mixture on UMAP's K-d map of ``x`` (:data:`N2D_SETTINGS`).
+
+    Returns ``(labels, z, seconds)``: the mixture's most probable component per text, the map, and
+    the seconds of both steps. Same seed, same labels, whatever the thread count (:func:`umap_embed`).
+    """
+    from sklearn.mixture import GaussianMixture
+
+    x = check_points(x, n_clusters)
+    distinct = len(np.unique(x, axis=0))
+    if len(x) < n_clusters + 2 or distinct < n_clusters:
+        raise ValueError(f"n2d maps {len(x)} points ({distinct} distinct) to {n_clusters} dimensions: it needs at least "
+                         f"{n_clusters + 2} points and {n_clusters} distinct ones; use fewer clusters or more texts")
+    t, s = time.perf_counter(), N2D_SETTINGS
+    z = umap_embed(x, n_clusters, seed=seed, n_neighbors=s["n_neighbors"], metric=s["metric"])
+    gmm = GaussianMixture(n_clusters, covariance_type=s["covariance_type"], n_init=s["n_init"], random_state=seed)
+    labels = _one_thread(lambda: gmm.fit(z).predict(z))
+    return labels, z, time.perf_counter() - t
 
 
 def confidence(x, labels, seed: int = 0, refits: int = 5) -> np.ndarray:

@@ -37,6 +37,8 @@ METHODS = {
     "scan_head": ("08", "the same SCAN fit, lowest-loss head only (SCAN's rule; ablation of scan)"),  # its seconds: scan's
     "hybrid_kmeans": ("08c", "MiniLM beside TF-IDF + LSA (100-d), equal weight, + K-means"),
     "scan_hybrid": ("08c", "SCAN heads on MiniLM beside TF-IDF + LSA (100-d), consensus of the 10 heads"),
+    "n2d": ("08d", "N2D: MiniLM + UMAP to K dimensions + Gaussian mixture"),
+    "n2d_kmeans": ("08d", "the same UMAP map, K-means (10 starts) instead of the mixture (ablation of n2d)"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -203,6 +205,21 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                                         **({"words": "tfidf_lsa 100-d, equal weight"} if rep == "hybrid" else {}),
                                         "precision": precision},
                                        sort_keys=True)}
+    if method in ("n2d", "n2d_kmeans"):  # one UMAP map per seed serves both
+        from .cluster import N2D_SETTINGS, n2d
+
+        if ("n2d", seed) not in inputs._memo:
+            inputs._memo["n2d", seed] = n2d(inputs.get("bert"), k, seed=seed)
+        labels, z, seconds = inputs._memo["n2d", seed]
+        settings = {**N2D_SETTINGS, "precision": precision}
+        if method == "n2d_kmeans":
+            start = time.perf_counter()
+            labels = kmeans(z, k, seed=seed, n_init=10)
+            seconds += time.perf_counter() - start
+            settings = {**settings, "clusterer": "kmeans n_init 10"}
+        scores = evaluate(y, labels)
+        return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": None,
+                "settings": json.dumps(settings, sort_keys=True)}
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
                  "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp"),
                  "hybrid_kmeans": ("hybrid", "k-means++")}[method]
@@ -343,7 +360,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -485,7 +502,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     ``model.pt`` for :meth:`DECModel.predict`) or ``scan`` (lesson 08's SCAN heads on the MiniLM
     vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty)
     or ``scan_hybrid`` (the same on MiniLM beside TF-IDF + LSA, :func:`stc_utils.embed.hybrid`, lesson 08c)
-    or ``hybrid_kmeans`` (K-means, 10 starts, on those joined vectors; K = auto is chosen on MiniLM's). Confidence: :func:`stc_utils.cluster.confidence`
+    or ``hybrid_kmeans`` (K-means, 10 starts, on those joined vectors; K = auto is chosen on MiniLM's)
+    or ``n2d`` (lesson 08d: a Gaussian mixture on UMAP's K-d map, :func:`stc_utils.cluster.n2d`). Confidence: :func:`stc_utils.cluster.confidence`
     (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -551,6 +569,10 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             agree = [ari(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
+        elif method == "n2d":
+            from .cluster import n2d
+
+            labels, space, _ = n2d(x, k, seed=seed)  # the confidence below is computed on the map
         else:
             space = hybrid(x, ds.texts, seed=seed) if method == "hybrid_kmeans" else x
             labels = kmeans(space, k, seed=seed, n_init=10, init="cdp" if method == "cdp" else "k-means++")
