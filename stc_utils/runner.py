@@ -167,7 +167,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     from sklearn.preprocessing import normalize
 
     from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
-    from .cluster import kmeans
+    from .cluster import N2D_SETTINGS, kmeans, n2d
     from .config import get_device
     from .embed import default_precision
     from .metrics import evaluate
@@ -206,8 +206,6 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                                         "precision": precision},
                                        sort_keys=True)}
     if method in ("n2d", "n2d_kmeans"):  # one UMAP map per seed serves both
-        from .cluster import N2D_SETTINGS, n2d
-
         if ("n2d", seed) not in inputs._memo:
             inputs._memo["n2d", seed] = n2d(inputs.get("bert"), k, seed=seed)
         labels, z, seconds = inputs._memo["n2d", seed]
@@ -514,7 +512,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from tqdm.auto import tqdm
 
     from .autoencoder import SETTINGS, DECModel, embedding_info
-    from .cluster import RECOMMENDED, choose_k, confidence, kmeans, small_corpus_warning
+    from .cluster import RECOMMENDED, choose_k, confidence, kmeans, n2d, small_corpus_warning
     from .data import load_text_file
     from .embed import embed_texts, hybrid, load_encoder
     from .metrics import ari, evaluate
@@ -570,8 +568,6 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
         elif method == "n2d":
-            from .cluster import n2d
-
             labels, space, _ = n2d(x, k, seed=seed)  # the confidence below is computed on the map
         else:
             space = hybrid(x, ds.texts, seed=seed) if method == "hybrid_kmeans" else x
