@@ -272,7 +272,8 @@ def main(argv=None) -> int:
                         "same on the MiniLM vectors beside TF-IDF + LSA of the words (lesson 08c; the texts must share words); "
                         "hybrid_kmeans: K-means on those joined vectors (lesson 08c: StackOverflow 0.791 against 0.721 "
                         "on MiniLM alone, but lower on SearchSnippets and Biomedical); n2d: a Gaussian mixture on UMAP's K-d map "
-                        "of the MiniLM vectors (lesson 08d)")
+                        "of the MiniLM vectors (lesson 08d); n2d_ic: K-means on that map, then classifiers on the words (TF-IDF) and "
+                        "on MiniLM relabel the texts round after round (lesson 08e)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
                    help="random seed of K-means, DEC, SCAN, UMAP and the map (default 0): the same file and seed give the same "
                         "clusters")

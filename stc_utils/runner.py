@@ -39,6 +39,7 @@ METHODS = {
     "scan_hybrid": ("08c", "SCAN heads on MiniLM beside TF-IDF + LSA (100-d), consensus of the 10 heads"),
     "n2d": ("08d", "N2D: MiniLM + UMAP to K dimensions + Gaussian mixture"),
     "n2d_kmeans": ("08d", "the same UMAP map, K-means (10 starts) instead of the mixture (ablation of n2d)"),
+    "n2d_ic": ("08e", "n2d_kmeans, then iterative classification: TF-IDF and MiniLM logistic regressions"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -90,6 +91,8 @@ class Inputs:
             texts = self.ds.texts
             if rep == "bert":
                 self._memo[rep] = embed.embed_texts(texts, device=self.device, progress=False)
+            elif rep == "words":  # sparse TF-IDF, lesson 08e's second view
+                self._memo[rep] = embed.tfidf(texts)
             elif rep == "tfidf":
                 self._memo[rep] = normalize(embed.tfidf_lsa(texts, n_components=100, seed=0))
             elif rep == "hybrid":
@@ -167,7 +170,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     from sklearn.preprocessing import normalize
 
     from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
-    from .cluster import N2D_SETTINGS, kmeans, n2d
+    from .cluster import IC_SETTINGS, N2D_SETTINGS, iterative_classification, kmeans, n2d
     from .config import get_device
     from .embed import default_precision
     from .metrics import evaluate
@@ -205,16 +208,24 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                                         **({"words": "tfidf_lsa 100-d, equal weight"} if rep == "hybrid" else {}),
                                         "precision": precision},
                                        sort_keys=True)}
-    if method in ("n2d", "n2d_kmeans"):  # one UMAP map per seed serves both
+    if method in ("n2d", "n2d_kmeans", "n2d_ic"):  # one UMAP map per seed serves all three
         if ("n2d", seed) not in inputs._memo:
             inputs._memo["n2d", seed] = n2d(inputs.get("bert"), k, seed=seed)
         labels, z, seconds = inputs._memo["n2d", seed]
         settings = {**N2D_SETTINGS, "precision": precision}
-        if method == "n2d_kmeans":
-            start = time.perf_counter()
-            labels = kmeans(z, k, seed=seed, n_init=10)
-            seconds += time.perf_counter() - start
+        if method in ("n2d_kmeans", "n2d_ic"):
+            if ("n2d_kmeans", seed) not in inputs._memo:
+                start = time.perf_counter()
+                inputs._memo["n2d_kmeans", seed] = kmeans(z, k, seed=seed, n_init=10), time.perf_counter() - start
+            labels, more = inputs._memo["n2d_kmeans", seed]
+            seconds += more
             settings = {**settings, "clusterer": "kmeans n_init 10"}
+        if method == "n2d_ic":
+            start = time.perf_counter()
+            x = inputs.get("bert")
+            labels, history = iterative_classification([inputs.get("words"), x], labels, x, seed=seed)
+            seconds += time.perf_counter() - start  # the TF-IDF view is counted too (memoised by get)
+            settings = {**settings, "ic": IC_SETTINGS, "rounds": len(history)}
         scores = evaluate(y, labels)
         return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": None,
                 "settings": json.dumps(settings, sort_keys=True)}
@@ -358,7 +369,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d", "n2d_ic")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -501,8 +512,10 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     vectors, then their vote, :func:`stc_utils.scan.consensus`; an empty cluster is reported as empty)
     or ``scan_hybrid`` (the same on MiniLM beside TF-IDF + LSA, :func:`stc_utils.embed.hybrid`, lesson 08c)
     or ``hybrid_kmeans`` (K-means, 10 starts, on those joined vectors; K = auto is chosen on MiniLM's)
-    or ``n2d`` (lesson 08d: a Gaussian mixture on UMAP's K-d map, :func:`stc_utils.cluster.n2d`). Confidence: :func:`stc_utils.cluster.confidence`
-    (for ``dec`` on the model's codes). Labels in the file are used only for ``evaluation.json``.
+    or ``n2d`` (lesson 08d: a Gaussian mixture on UMAP's K-d map, :func:`stc_utils.cluster.n2d`)
+    or ``n2d_ic`` (lesson 08e: K-means on that map, then :func:`stc_utils.cluster.iterative_classification`
+    with TF-IDF and MiniLM). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
+    model's codes, for ``n2d`` and ``n2d_ic`` on the map). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
     earlier run (:data:`OUTPUTS`).
@@ -512,9 +525,9 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from tqdm.auto import tqdm
 
     from .autoencoder import SETTINGS, DECModel, embedding_info
-    from .cluster import RECOMMENDED, choose_k, confidence, kmeans, n2d, small_corpus_warning
+    from .cluster import RECOMMENDED, choose_k, confidence, iterative_classification, kmeans, n2d, small_corpus_warning
     from .data import load_text_file
-    from .embed import embed_texts, hybrid, load_encoder
+    from .embed import embed_texts, hybrid, load_encoder, tfidf
     from .metrics import ari, evaluate
 
     if method not in CLUSTER_METHODS:
@@ -567,8 +580,16 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             agree = [ari(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
-        elif method == "n2d":
+        elif method in ("n2d", "n2d_ic"):
             labels, space, _ = n2d(x, k, seed=seed)  # the confidence below is computed on the map
+            if method == "n2d_ic":
+                try:
+                    words = tfidf(ds.texts)
+                except ValueError as err:  # scikit-learn: no word is in two texts
+                    raise ValueError(f"--method n2d_ic: {path} has no word shared by two texts ({err}); "
+                                     "use --method n2d") from None
+                labels, history = iterative_classification([words, x], kmeans(space, k, seed=seed), x, seed=seed)
+                extra = {"ic rounds": len(history), "ic changed last round": round(history[-1], 4) if history else None}
         else:
             space = hybrid(x, ds.texts, seed=seed) if method == "hybrid_kmeans" else x
             labels = kmeans(space, k, seed=seed, n_init=10, init="cdp" if method == "cdp" else "k-means++")

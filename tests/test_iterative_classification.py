@@ -1,0 +1,76 @@
+"""Lesson 08e: iterative classification on two views, in the package, the runner and ``cluster``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from stc_utils import runner
+from stc_utils.cluster import iterative_classification
+from stc_utils.data import load_dataset
+from stc_utils.metrics import cluster_accuracy
+
+
+def _two_views(k=4, n=400, seed=0):
+    """Two noisy views of the same k classes: each alone is blurred, together they are clear."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    a = rng.normal(0, 1.2, (k, 8))[y] + rng.normal(0, 1, (n, 8))
+    b = rng.normal(0, 1.2, (k, 8))[y] + rng.normal(0, 1, (n, 8))
+    return a, b, y
+
+
+def test_it_repairs_a_noisy_start_stops_on_its_own_and_repeats():
+    a, b, y = _two_views()
+    rng = np.random.default_rng(1)
+    start = np.where(rng.random(len(y)) < 0.3, rng.integers(0, 4, len(y)), y)  # ~22 % of the texts wrong
+    seen = []
+    labels, history = iterative_classification([a, sp.csr_matrix(b)], start, a, seed=0,
+                                               on_round=lambda r, lab, ch: seen.append((r, ch)))
+    before, after = cluster_accuracy(y, start), cluster_accuracy(y, labels)
+    assert before < 0.8 and after > before + 0.1  # the classifiers outvote the wrong starts
+    assert history and history[-1] < 0.005 and len(history) < 30  # stopped by the change rule, without labels
+    assert [c for _, c in seen] == history and [r for r, _ in seen] == list(range(1, len(history) + 1))
+    with threadpool_limits(2):
+        again, _ = iterative_classification([a, sp.csr_matrix(b)], start, a, seed=0)
+    assert np.array_equal(labels, again)  # same seed, same labels, whatever the threads
+    one, _ = iterative_classification([a], start, a, seed=0)
+    assert before < cluster_accuracy(y, one) < after  # one view alone helps less than the two together
+
+
+def test_it_refuses_mismatched_views_and_single_cluster_starts():
+    a, b, y = _two_views(n=40)
+    with pytest.raises(ValueError, match="one row per text"):
+        iterative_classification([a, b[:30]], y, a)
+    with pytest.raises(ValueError, match="at least two clusters"):
+        iterative_classification([a], np.zeros(40, int), a)
+    with pytest.raises(ValueError, match="cluster number >= 0"):
+        iterative_classification([a], np.where(np.arange(40) == 3, -1, y), a)
+
+
+def test_n2d_ic_in_the_runner_and_in_cluster(tmp_path, capsys):
+    from stc_utils.__main__ import main
+
+    rows = runner.bench(["searchsnippets"], ["n2d_kmeans", "n2d_ic"], 1, tmp_path / "b.csv", n=300, fast=True,
+                        progress=False).set_index("method")
+    assert 0.3 < rows.loc["n2d_ic", "acc"] <= 1
+    assert rows.loc["n2d_ic", "seconds"] > rows.loc["n2d_kmeans", "seconds"]  # the same start, then the rounds
+    settings = json.loads(rows.loc["n2d_ic", "settings"])
+    assert settings["clusterer"].startswith("kmeans") and settings["ic"]["tol"] == 0.005 and settings["rounds"] >= 1
+    ds = load_dataset("searchsnippets", n=300, seed=0)
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts[:150]), encoding="utf-8")
+    summary = runner.cluster_file(path, tmp_path / "out", k=4, method="n2d_ic", progress=False, make_map=False)
+    frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    assert summary["method"] == "n2d_ic" and summary["ic rounds"] >= 1 and len(frame) == 150
+    assert frame["cluster"].between(0, 3).all() and frame["confidence"].between(0, 1).all()
+    lonely = tmp_path / "lonely.txt"  # no word in two texts: TF-IDF has nothing to learn from
+    lonely.write_text("".join(f"word{i} other{i}\n" for i in range(30)), encoding="utf-8")
+    assert main(["cluster", str(lonely), "--out", str(tmp_path / "o2"), "--k", "3", "--method", "n2d_ic",
+                 "--no-map"]) == 2
+    assert "no word shared by two texts" in capsys.readouterr().err
