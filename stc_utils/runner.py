@@ -40,6 +40,7 @@ METHODS = {
     "n2d": ("08d", "N2D: MiniLM + UMAP to K dimensions + Gaussian mixture"),
     "n2d_kmeans": ("08d", "the same UMAP map, K-means (10 starts) instead of the mixture (ablation of n2d)"),
     "n2d_ic": ("08e", "n2d_kmeans, then iterative classification: TF-IDF and MiniLM logistic regressions"),
+    "bert_ic": ("08e", "bert_kmeans, then the same iterative classification (ablation of n2d_ic's start)"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -208,11 +209,20 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                                         **({"words": "tfidf_lsa 100-d, equal weight"} if rep == "hybrid" else {}),
                                         "precision": precision},
                                        sort_keys=True)}
+    if method == "bert_ic":
+        x, start = inputs.get("bert"), time.perf_counter()
+        labels, history = iterative_classification([inputs.get("words"), x], kmeans(x, k, seed=seed, n_init=10), x,
+                                                   seed=seed)
+        scores = evaluate(y, labels)
+        settings = {"start": "bert_kmeans (n_init 10)", "ic": {**IC_SETTINGS, "start": "K-means on MiniLM"},
+                    "rounds": len(history), "precision": precision}
+        return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2),
+                "stop_reason": _ic_stop(history), "settings": json.dumps(settings, sort_keys=True)}
     if method in ("n2d", "n2d_kmeans", "n2d_ic"):  # one UMAP map per seed serves all three
         if ("n2d", seed) not in inputs._memo:
             inputs._memo["n2d", seed] = n2d(inputs.get("bert"), k, seed=seed)
         labels, z, seconds = inputs._memo["n2d", seed]
-        settings = {**N2D_SETTINGS, "precision": precision}
+        settings, stop = {**N2D_SETTINGS, "precision": precision}, None
         if method in ("n2d_kmeans", "n2d_ic"):
             if ("n2d_kmeans", seed) not in inputs._memo:
                 start = time.perf_counter()
@@ -226,8 +236,9 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
             labels, history = iterative_classification([inputs.get("words"), x], labels, x, seed=seed)
             seconds += time.perf_counter() - start  # the TF-IDF view is counted too (memoised by get)
             settings = {**settings, "ic": IC_SETTINGS, "rounds": len(history)}
+            stop = _ic_stop(history)
         scores = evaluate(y, labels)
-        return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": None,
+        return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": stop,
                 "settings": json.dumps(settings, sort_keys=True)}
     rep, init = {"tfidf_kmeans": ("tfidf", "k-means++"), "w2v_sif_kmeans": ("w2v", "k-means++"),
                  "bert_kmeans": ("bert", "k-means++"), "bert_cdp": ("bert", "cdp"),
@@ -240,6 +251,13 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     scores = evaluate(y, labels)
     return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2), "stop_reason": None,
             "settings": json.dumps({"n_init": 10, "init": init, **extra})}
+
+
+def _ic_stop(history) -> str:
+    """Why iterative classification stopped: "tol" (under IC_SETTINGS' share of texts changed) or "max_rounds"."""
+    from .cluster import IC_SETTINGS
+
+    return "tol" if history and history[-1] < IC_SETTINGS["tol"] else "max_rounds"
 
 
 def _run_lesson05(inputs: Inputs, method: str, seed: int, fast: bool, label_fraction: float) -> dict:
@@ -588,8 +606,18 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                 except ValueError as err:  # scikit-learn: no word is in two texts
                     raise ValueError(f"--method n2d_ic: {path} has no word shared by two texts ({err}); "
                                      "use --method n2d") from None
-                labels, history = iterative_classification([words, x], kmeans(space, k, seed=seed), x, seed=seed)
-                extra = {"ic rounds": len(history), "ic changed last round": round(history[-1], 4) if history else None}
+                from .cluster import IC_SETTINGS
+
+                with tqdm(total=IC_SETTINGS["max_rounds"], desc="iterative classification: rounds (stop under 0.5 % changed)",
+                          disable=not progress) as bar:
+                    labels, history = iterative_classification(
+                        [words, x], kmeans(space, k, seed=seed), x, seed=seed,
+                        on_round=lambda r, lab, changed: (bar.update(), bar.set_postfix_str(f"changed {changed:.2%}")))
+                extra = {"ic rounds": len(history), "ic changed last round": round(history[-1], 4) if history else None,
+                         "ic stop": "the labels settled" if _ic_stop(history) == "tol" else
+                         f"after {len(history)} rounds the labels had not settled ({history[-1] if history else 1:.1%} "
+                         "changed in the last one): the rounds are unstable here (few texts per cluster?); "
+                         "compare with --method n2d"}
         else:
             space = hybrid(x, ds.texts, seed=seed) if method == "hybrid_kmeans" else x
             labels = kmeans(space, k, seed=seed, n_init=10, init="cdp" if method == "cdp" else "k-means++")

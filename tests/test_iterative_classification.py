@@ -68,6 +68,8 @@ def test_n2d_ic_in_the_runner_and_in_cluster(tmp_path, capsys):
     summary = runner.cluster_file(path, tmp_path / "out", k=4, method="n2d_ic", progress=False, make_map=False)
     frame = pd.read_csv(tmp_path / "out" / "assignments.csv")
     assert summary["method"] == "n2d_ic" and summary["ic rounds"] >= 1 and len(frame) == 150
+    settled = summary["ic changed last round"] < 0.005
+    assert summary["ic stop"] == "the labels settled" if settled else "had not settled" in summary["ic stop"]
     assert frame["cluster"].between(0, 3).all() and frame["confidence"].between(0, 1).all()
     lonely = tmp_path / "lonely.txt"  # no word in two texts: TF-IDF has nothing to learn from
     lonely.write_text("".join(f"word{i} other{i}\n" for i in range(30)), encoding="utf-8")
