@@ -318,7 +318,8 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
 
     Each round: an isolation forest drops each cluster's outliers (in ``outliers``, e.g. the MiniLM
     vectors; ``contamination`` as in scikit-learn: "auto" drops a text when its anomaly score passes
-    0.5, which on MiniLM's vectors dropped none in lesson 08e; 0.1 drops a tenth); a random share ``sample`` (uniform) of each cluster's inliers, at most the mean cluster
+    0.5, which on MiniLM's vectors dropped 0 / 66 / 9 of 12,340 / 20,000 / 20,000 texts at lesson
+    08e's starts; 0.1 drops a tenth); a random share ``sample`` (uniform) of each cluster's inliers, at most the mean cluster
     size so that big clusters do not swamp small ones, trains one logistic regression per view in
     ``views`` (dense or sparse, one row per text); the other texts take the class of the mean of
     the views' probabilities. Stops, without labels, when under ``tol`` of the texts change, or after
