@@ -319,8 +319,9 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
     Each round: an isolation forest drops each cluster's outliers (in ``outliers``, e.g. the MiniLM
     vectors; ``contamination`` as in scikit-learn: "auto" drops a text when its anomaly score passes
     0.5, which on MiniLM's vectors dropped 0 / 66 / 9 of 12,340 / 20,000 / 20,000 texts at lesson
-    08e's starts; 0.1 drops a tenth); a random share ``sample`` (uniform) of each cluster's inliers, at most the mean cluster
-    size so that big clusters do not swamp small ones, trains one logistic regression per view in
+    08e's starts; 0.1 drops a tenth); a random share ``sample`` (uniform) of each cluster's inliers,
+    at most the mean cluster size so that big clusters do not swamp small ones, trains one logistic
+    regression per view in
     ``views`` (dense or sparse, one row per text); the other texts take the class of the mean of
     the views' probabilities. Stops, without labels, when under ``tol`` of the texts change, or after
     ``max_rounds``. One BLAS thread (same seed, same labels). ``on_round(round, labels, changed)``
@@ -328,6 +329,7 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
     """
     from sklearn.ensemble import IsolationForest
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     labels = np.asarray(start).copy()
     n = len(labels)
@@ -352,8 +354,9 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
         rest = np.setdiff1d(np.arange(n), train)
         if len(np.unique(labels[train])) < 2 or not len(rest):
             break
-        fits = [_one_thread(lambda v=v: LogisticRegression(max_iter=300).fit(v[train], labels[train])) for v in views]
-        proba = sum(_one_thread(lambda f=f, v=v: f.predict_proba(v[rest])) for f, v in zip(fits, views))
+        with threadpool_limits(1):
+            fits = [LogisticRegression(max_iter=300).fit(v[train], labels[train]) for v in views]
+            proba = sum(f.predict_proba(v[rest]) for f, v in zip(fits, views))
         new = labels.copy()
         new[rest] = fits[0].classes_[proba.argmax(1)]
         history.append(float((new != labels).mean()))

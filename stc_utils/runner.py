@@ -543,7 +543,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     from tqdm.auto import tqdm
 
     from .autoencoder import SETTINGS, DECModel, embedding_info
-    from .cluster import RECOMMENDED, choose_k, confidence, iterative_classification, kmeans, n2d, small_corpus_warning
+    from .cluster import (IC_SETTINGS, RECOMMENDED, choose_k, confidence, iterative_classification, kmeans, n2d,
+                          small_corpus_warning)
     from .data import load_text_file
     from .embed import embed_texts, hybrid, load_encoder, tfidf
     from .metrics import ari, evaluate
@@ -606,8 +607,6 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                 except ValueError as err:  # scikit-learn: no word is in two texts
                     raise ValueError(f"--method n2d_ic: {path} has no word shared by two texts ({err}); "
                                      "use --method n2d") from None
-                from .cluster import IC_SETTINGS
-
                 with tqdm(total=IC_SETTINGS["max_rounds"], desc="iterative classification: rounds (stop under 0.5 % changed)",
                           disable=not progress) as bar:
                     labels, history = iterative_classification(
