@@ -283,11 +283,12 @@ N2D_SETTINGS = {"n_neighbors": 20, "n_components": "K", "min_dist": 0.0, "metric
                 "covariance_type": "full", "n_init": 1}
 
 
-def n2d(x, n_clusters: int, seed: int = 0):
+def n2d(x, n_clusters: int, seed: int = 0, mixture: bool = True):
     """N2D, "(Not Too) Deep" clustering: a Gaussian mixture on UMAP's K-d map of ``x`` (:data:`N2D_SETTINGS`).
 
-    Returns ``(labels, z, seconds)``: the mixture's most probable component per text, the map, and
-    the seconds of both steps. Same seed, same labels, whatever the thread count (:func:`umap_embed`).
+    Returns ``(labels, z, seconds)``: the mixture's most probable component per text (None when
+    ``mixture`` is False: the map only, for K-means on it), the map, and the seconds of both steps.
+    Same seed, same labels, whatever the thread count (:func:`umap_embed`).
     """
     from sklearn.mixture import GaussianMixture
 
@@ -299,7 +300,7 @@ def n2d(x, n_clusters: int, seed: int = 0):
     t, s = time.perf_counter(), N2D_SETTINGS
     z = umap_embed(x, n_clusters, seed=seed, n_neighbors=s["n_neighbors"], metric=s["metric"])
     gmm = GaussianMixture(n_clusters, covariance_type=s["covariance_type"], n_init=s["n_init"], random_state=seed)
-    labels = _one_thread(lambda: gmm.fit(z).predict(z))
+    labels = _one_thread(lambda: gmm.fit(z).predict(z)) if mixture else None
     return labels, z, time.perf_counter() - t
 
 
@@ -310,6 +311,9 @@ IC_SETTINGS = {"start": "K-means (10 starts) on N2D's map", "views": "TF-IDF (wo
                "classifier": "logistic regression per view (C 1), the mean of their probabilities",
                "outliers": "isolation forest per cluster, on MiniLM", "sample": [0.6, 0.9],
                "cap": "mean cluster size", "tol": 0.005, "max_rounds": 30}
+# Lesson 08e, section 7: n2d_hybrid_ic starts from K-means on N2D's map of MiniLM beside the words (embed.hybrid),
+# a start chosen by ACC on seed 0 among four, the rounds as IC_SETTINGS.
+HYBRID_INPUT = "MiniLM beside TF-IDF + LSA (100-d), equal weight (embed.hybrid)"
 
 
 def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: int = 30, tol: float = 0.005,

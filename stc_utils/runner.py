@@ -41,10 +41,13 @@ METHODS = {
     "n2d_kmeans": ("08d", "the same UMAP map, K-means (10 starts) instead of the mixture (ablation of n2d)"),
     "n2d_ic": ("08e", "n2d_kmeans, then iterative classification: TF-IDF and MiniLM logistic regressions"),
     "bert_ic": ("08e", "bert_kmeans, then the same iterative classification (ablation of n2d_ic's start)"),
+    "n2d_hybrid_kmeans": ("08e", "N2D's UMAP map of MiniLM beside TF-IDF + LSA, K-means (n2d_hybrid_ic's start)"),
+    "n2d_hybrid_ic": ("08e", "n2d_hybrid_kmeans, then the same iterative classification"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
 DEC_FAMILY = ("ae_kmeans", "dec", "idec", "self_train")
+N2D_FAMILY = ("n2d", "n2d_kmeans", "n2d_ic", "n2d_hybrid_kmeans", "n2d_hybrid_ic")
 FEW_LABELS = ("fewlabel_lr", "fewlabel")  # need --label-fraction; scored on the texts whose labels were hidden
 SCORES = ("acc", "nmi", "ami", "ari", "f1")
 KEY = ("dataset", "method", "seed", "n", "fast", "label_fraction")
@@ -171,7 +174,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
     from sklearn.preprocessing import normalize
 
     from .autoencoder import FAST_SETTINGS, SELF_TRAIN_SIF, SETTINGS
-    from .cluster import IC_SETTINGS, N2D_SETTINGS, iterative_classification, kmeans, n2d
+    from .cluster import HYBRID_INPUT, IC_SETTINGS, N2D_SETTINGS, iterative_classification, kmeans, n2d
     from .config import get_device
     from .embed import default_precision
     from .metrics import evaluate
@@ -218,24 +221,29 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                     "rounds": len(history), "precision": precision}
         return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2),
                 "stop_reason": _ic_stop(history), "settings": json.dumps(settings, sort_keys=True)}
-    if method in ("n2d", "n2d_kmeans", "n2d_ic"):  # one UMAP map per seed serves all three
-        if ("n2d", seed) not in inputs._memo:
-            inputs._memo["n2d", seed] = n2d(inputs.get("bert"), k, seed=seed)
-        labels, z, seconds = inputs._memo["n2d", seed]
+    if method in N2D_FAMILY:  # one UMAP map per seed and input serves n2d, n2d_kmeans and n2d_ic
+        rep = "hybrid" if "hybrid" in method else "bert"
+        if ("n2d", rep, seed) not in inputs._memo:  # the hybrid map needs no mixture
+            inputs._memo["n2d", rep, seed] = n2d(inputs.get(rep), k, seed=seed, mixture=rep == "bert")
+        labels, z, seconds = inputs._memo["n2d", rep, seed]
         settings, stop = {**N2D_SETTINGS, "precision": precision}, None
-        if method in ("n2d_kmeans", "n2d_ic"):
-            if ("n2d_kmeans", seed) not in inputs._memo:
+        if rep == "hybrid":
+            settings["input"] = HYBRID_INPUT
+        if method != "n2d":
+            if ("n2d_kmeans", rep, seed) not in inputs._memo:
                 start = time.perf_counter()
-                inputs._memo["n2d_kmeans", seed] = kmeans(z, k, seed=seed, n_init=10), time.perf_counter() - start
-            labels, more = inputs._memo["n2d_kmeans", seed]
+                inputs._memo["n2d_kmeans", rep, seed] = kmeans(z, k, seed=seed, n_init=10), time.perf_counter() - start
+            labels, more = inputs._memo["n2d_kmeans", rep, seed]
             seconds += more
             settings = {**settings, "clusterer": "kmeans n_init 10"}
-        if method == "n2d_ic":
+        if method.endswith("_ic"):
             start = time.perf_counter()
             x = inputs.get("bert")
             labels, history = iterative_classification([inputs.get("words"), x], labels, x, seed=seed)
             seconds += time.perf_counter() - start  # the TF-IDF view is counted too (memoised by get)
-            settings = {**settings, "ic": IC_SETTINGS, "rounds": len(history)}
+            ic = {**IC_SETTINGS, "start": "K-means (10 starts) on N2D's map of the hybrid vectors"} if rep == "hybrid" \
+                else IC_SETTINGS
+            settings = {**settings, "ic": ic, "rounds": len(history)}
             stop = _ic_stop(history)
         scores = evaluate(y, labels)
         return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": stop,
@@ -387,7 +395,7 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d", "n2d_ic")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d", "n2d_ic", "n2d_hybrid_ic")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -532,8 +540,9 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     or ``hybrid_kmeans`` (K-means, 10 starts, on those joined vectors; K = auto is chosen on MiniLM's)
     or ``n2d`` (lesson 08d: a Gaussian mixture on UMAP's K-d map, :func:`stc_utils.cluster.n2d`)
     or ``n2d_ic`` (lesson 08e: K-means on that map, then :func:`stc_utils.cluster.iterative_classification`
-    with TF-IDF and MiniLM). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
-    model's codes, for ``n2d`` and ``n2d_ic`` on the map). Labels in the file are used only for ``evaluation.json``.
+    with TF-IDF and MiniLM) or ``n2d_hybrid_ic`` (the same rounds from K-means on the map of the
+    joined vectors of ``hybrid_kmeans``). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
+    model's codes, for the ``n2d`` methods on the map). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
     earlier run (:data:`OUTPUTS`).
@@ -599,14 +608,16 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
             agree = [ari(labels, h) for h in fit.head_labels]  # label-free: how much the heads agree
             extra = {"scan labels": f"vote of {len(agree)} heads (their ARI with it {min(agree):.2f}-{max(agree):.2f})",
                      "scan stop": fit.stop_reason, "scan epochs": len(fit.history)}
-        elif method in ("n2d", "n2d_ic"):
-            labels, space, _ = n2d(x, k, seed=seed)  # the confidence below is computed on the map
-            if method == "n2d_ic":
+        elif method in ("n2d", "n2d_ic", "n2d_hybrid_ic"):
+            if method != "n2d":
                 try:
                     words = tfidf(ds.texts)
                 except ValueError as err:  # scikit-learn: no word is in two texts
-                    raise ValueError(f"--method n2d_ic: {path} has no word shared by two texts ({err}); "
+                    raise ValueError(f"--method {method}: {path} has no word shared by two texts ({err}); "
                                      "use --method n2d") from None
+            space = hybrid(x, ds.texts, seed=seed) if method == "n2d_hybrid_ic" else x
+            labels, space, _ = n2d(space, k, seed=seed, mixture=method == "n2d")  # the confidence: on the map
+            if method != "n2d":
                 with tqdm(total=IC_SETTINGS["max_rounds"], desc="iterative classification: rounds (stop under 0.5 % changed)",
                           disable=not progress) as bar:
                     labels, history = iterative_classification(

@@ -56,12 +56,17 @@ def test_it_refuses_mismatched_views_and_single_cluster_starts():
 def test_n2d_ic_in_the_runner_and_in_cluster(tmp_path, capsys):
     from stc_utils.__main__ import main
 
-    rows = runner.bench(["searchsnippets"], ["n2d_kmeans", "n2d_ic"], 1, tmp_path / "b.csv", n=300, fast=True,
+    methods = ["n2d_kmeans", "n2d_ic", "n2d_hybrid_kmeans", "n2d_hybrid_ic"]
+    rows = runner.bench(["searchsnippets"], methods, 1, tmp_path / "b.csv", n=300, fast=True,
                         progress=False).set_index("method")
-    assert 0.3 < rows.loc["n2d_ic", "acc"] <= 1
-    assert rows.loc["n2d_ic", "seconds"] > rows.loc["n2d_kmeans", "seconds"]  # the same start, then the rounds
-    settings = json.loads(rows.loc["n2d_ic", "settings"])
-    assert settings["clusterer"].startswith("kmeans") and settings["ic"]["tol"] == 0.005 and settings["rounds"] >= 1
+    for start, ic in (("n2d_kmeans", "n2d_ic"), ("n2d_hybrid_kmeans", "n2d_hybrid_ic")):
+        assert 0.3 < rows.loc[ic, "acc"] <= 1
+        assert rows.loc[ic, "seconds"] > rows.loc[start, "seconds"]  # the same start, then the rounds
+        settings = json.loads(rows.loc[ic, "settings"])
+        assert settings["clusterer"].startswith("kmeans") and settings["ic"]["tol"] == 0.005 and settings["rounds"] >= 1
+    assert "hybrid" in json.loads(rows.loc["n2d_hybrid_ic", "settings"])["input"]
+    assert "input" not in json.loads(rows.loc["n2d_ic", "settings"])  # the map of MiniLM alone
+    assert rows.loc["n2d_hybrid_kmeans", "acc"] != rows.loc["n2d_kmeans", "acc"]  # another map, another start
     ds = load_dataset("searchsnippets", n=300, seed=0)
     path = tmp_path / "mine.txt"
     path.write_text("".join(t + "\n" for t in ds.texts[:150]), encoding="utf-8")
@@ -71,8 +76,12 @@ def test_n2d_ic_in_the_runner_and_in_cluster(tmp_path, capsys):
     settled = summary["ic changed last round"] < 0.005
     assert summary["ic stop"] == "the labels settled" if settled else "had not settled" in summary["ic stop"]
     assert frame["cluster"].between(0, 3).all() and frame["confidence"].between(0, 1).all()
+    hyb = runner.cluster_file(path, tmp_path / "out_h", k=4, method="n2d_hybrid_ic", progress=False, make_map=False)
+    assert hyb["method"] == "n2d_hybrid_ic" and hyb["ic rounds"] >= 1
+    assert len(pd.read_csv(tmp_path / "out_h" / "assignments.csv")) == 150
     lonely = tmp_path / "lonely.txt"  # no word in two texts: TF-IDF has nothing to learn from
     lonely.write_text("".join(f"word{i} other{i}\n" for i in range(30)), encoding="utf-8")
-    assert main(["cluster", str(lonely), "--out", str(tmp_path / "o2"), "--k", "3", "--method", "n2d_ic",
-                 "--no-map"]) == 2
-    assert "no word shared by two texts" in capsys.readouterr().err
+    for method in ("n2d_ic", "n2d_hybrid_ic"):
+        assert main(["cluster", str(lonely), "--out", str(tmp_path / f"o_{method}"), "--k", "3", "--method", method,
+                     "--no-map"]) == 2
+        assert f"--method {method}: " in (err := capsys.readouterr().err) and "no word shared by two texts" in err
