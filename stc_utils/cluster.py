@@ -312,7 +312,7 @@ IC_SETTINGS = {"start": "K-means (10 starts) on N2D's map", "views": "TF-IDF (wo
                "outliers": "isolation forest per cluster, on MiniLM", "sample": [0.6, 0.9],
                "cap": "mean cluster size", "tol": 0.005, "max_rounds": 30}
 # Lesson 08e, section 7: n2d_hybrid_ic starts from K-means on N2D's map of MiniLM beside the words (embed.hybrid),
-# a start chosen by ACC on seed 0 among four, the rounds as IC_SETTINGS.
+# a start chosen by ACC on the runner's seed 0 (bf16 vectors) among four; the rounds as IC_SETTINGS.
 HYBRID_INPUT = "MiniLM beside TF-IDF + LSA (100-d), equal weight (embed.hybrid)"
 
 
