@@ -316,6 +316,28 @@ IC_SETTINGS = {"start": "K-means (10 starts) on N2D's map", "views": "TF-IDF (wo
 HYBRID_INPUT = "MiniLM beside TF-IDF + LSA (100-d), equal weight (embed.hybrid)"
 
 
+def ic_train_split(labels, outliers, rng, sample=(0.6, 0.9), contamination="auto") -> np.ndarray:
+    """The texts one round of :func:`iterative_classification` trains on (indices, cluster by cluster).
+
+    Per cluster an isolation forest on ``outliers`` drops the outliers; a random share ``sample``
+    of the inliers, at most the mean cluster size, is kept (a cluster under 5 texts trains whole).
+    ``rng``: a NumPy Generator, advanced as the round's draws require.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    sizes = np.bincount(labels)
+    cap, train = int(sizes[sizes > 0].mean()), []
+    for c in np.flatnonzero(sizes):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) >= 5:  # too few to tell outliers: all of a tiny cluster trains
+            forest = IsolationForest(contamination=contamination, random_state=int(rng.integers(2 ** 31)))
+            forest.fit(outliers[idx])
+            idx = idx[forest.predict(outliers[idx]) == 1]
+            idx = rng.choice(idx, min(int(rng.uniform(*sample) * len(idx)), cap), replace=False)
+        train.append(idx)
+    return np.concatenate(train)
+
+
 def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: int = 30, tol: float = 0.005,
                              sample=(0.6, 0.9), contamination="auto", on_round=None):
     """Refine the clustering ``start`` by classifying each text from the others, round after round.
@@ -331,7 +353,6 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
     ``max_rounds``. One BLAS thread (same seed, same labels). ``on_round(round, labels, changed)``
     is called after each round. Returns ``(labels, changed per round)``.
     """
-    from sklearn.ensemble import IsolationForest
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -344,17 +365,7 @@ def iterative_classification(views, start, outliers, seed: int = 0, max_rounds: 
         raise ValueError("start must give every text a cluster number >= 0, with at least two clusters")
     rng, history = np.random.default_rng(seed), []
     for _ in range(max_rounds):
-        sizes = np.bincount(labels)
-        cap, train = int(sizes[sizes > 0].mean()), []
-        for c in np.flatnonzero(sizes):
-            idx = np.flatnonzero(labels == c)
-            if len(idx) >= 5:  # too few to tell outliers: all of a tiny cluster trains
-                forest = IsolationForest(contamination=contamination, random_state=int(rng.integers(2 ** 31)))
-                forest.fit(outliers[idx])
-                idx = idx[forest.predict(outliers[idx]) == 1]
-                idx = rng.choice(idx, min(int(rng.uniform(*sample) * len(idx)), cap), replace=False)
-            train.append(idx)
-        train = np.concatenate(train)
+        train = ic_train_split(labels, outliers, rng, sample, contamination)
         rest = np.setdiff1d(np.arange(n), train)
         if len(np.unique(labels[train])) < 2 or not len(rest):
             break
