@@ -3,8 +3,8 @@
 Pugachev & Burtsev (2021, "Short Text Clustering with Transformers") run iterative classification
 with a fine-tuned Transformer as the classifier ("Deep ECIC"). The course's ``n2d_hybrid_ic``
 (lesson 08e) uses two logistic regressions on frozen vectors. This script starts from its labels
-(K-means on N2D's map of the joined vectors, then ``IC_SETTINGS``' rounds, seed s) and runs
-``--rounds`` more rounds in which MiniLM itself, all six layers, learns: each round draws the
+(K-means on N2D's map of the joined vectors, then ``IC_SETTINGS``' rounds, seed s) and runs up
+to ``--rounds`` more rounds in which MiniLM itself, all six layers, learns: each round draws the
 training texts as the rounds do (``stc_utils.cluster.ic_train_split``: isolation-forest inliers, a
 random 60-90 % of each cluster, at most the mean cluster size), fine-tunes a fresh copy of MiniLM
 with a linear head (cross-entropy, one epoch, AdamW 2e-5 for the encoder and 1e-3 for the head,
@@ -14,8 +14,9 @@ two views, the MiniLM view now fine-tuned). Settings fixed before any run was sc
 stop is the rounds' own (fewer than 0.5 % of the texts change).
 
 One JSON line per dataset, seed and round: ACC of the start, of the rounds' labels and after each
-deep round, the share of texts changed, the training loss (first and last 20 batches), K-means ACC
-on the fine-tuned vectors (what the encoder took in), the seconds. Labels only score.
+deep round (and of the fine-tuned classifier alone, ``deep_only_acc``), the share of texts changed,
+the training loss (first and last 20 batches), K-means ACC on the fine-tuned vectors (what the
+encoder took in), the seconds. Labels only score.
 
     python benchmarks/deep_ic.py --datasets stackoverflow --seeds 0 --threads 2
 """
