@@ -274,7 +274,7 @@ def main(argv=None) -> int:
                         "on MiniLM alone, but lower on SearchSnippets and Biomedical); n2d: a Gaussian mixture on UMAP's K-d map "
                         "of the MiniLM vectors (lesson 08d); n2d_ic: K-means on that map, then classifiers on the words (TF-IDF) and "
                         "on MiniLM relabel the texts round after round (lesson 08e); n2d_hybrid_ic: the same from the map of "
-                        "hybrid_kmeans' joined vectors (lesson 08e: over five seeds SearchSnippets 0.856 (0.846 on a second CPU), StackOverflow 0.841, "
+                        "hybrid_kmeans' joined vectors (lesson 08e: over five seeds SearchSnippets 0.856 (0.846 on two other CPUs), StackOverflow 0.841, "
                         "Biomedical 0.507, against 0.812 / 0.784 / 0.505 for n2d_ic; the texts must share words)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
                    help="random seed of K-means, DEC, SCAN, UMAP and the map (default 0): the same file and seed give the same "
