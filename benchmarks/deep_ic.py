@@ -71,6 +71,22 @@ def fine_tune(states, labels, train, k, rng, epochs=1, batch=32, lr=2e-5, head_l
         return torch.softmax(head(z), 1).numpy(), z.numpy(), losses
 
 
+def load(name: str):
+    """One benchmark: labels, K, MiniLM vectors, words, joined vectors, MiniLM's embedding-layer states
+    (computed once, for every fine-tune) and an ACC scorer (labels only score)."""
+    inp = Inputs(name, None)
+    y, k = inp.ds.labels, inp.ds.n_classes
+    x, words, joined = inp.get("bert"), inp.get("words"), inp.get("hybrid")
+    states = TopTrainedEncoder(train_layers=6, max_length=32).frozen(list(inp.ds.texts))
+    return y, k, x, words, joined, states, lambda labels: round(evaluate(y, labels)["acc"], 4)
+
+
+def hybrid_ic(joined, words, x, k: int, seed: int):
+    """``n2d_hybrid_ic`` as the runner runs it: its start, its labels and the rounds' history."""
+    start = kmeans(n2d(joined, k, seed=seed, mixture=False)[1], k, seed=seed)
+    return (start, *iterative_classification([words, x], start, x, seed=seed))
+
+
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -82,15 +98,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.datasets:
-        inp = Inputs(name, None)
-        y, k, texts = inp.ds.labels, inp.ds.n_classes, list(inp.ds.texts)
-        x, words, joined = inp.get("bert"), inp.get("words"), inp.get("hybrid")
-        acc = lambda labels: round(evaluate(y, labels)["acc"], 4)  # noqa: E731 (scoring only)
-        states = TopTrainedEncoder(train_layers=6, max_length=32).frozen(texts)  # the embedding layer, once
+        y, k, x, words, joined, states, acc = load(name)
         for s in args.seeds:
             t = time.perf_counter()
-            start = kmeans(n2d(joined, k, seed=s, mixture=False)[1], k, seed=s)
-            labels, history = iterative_classification([words, x], start, x, seed=s)
+            start, labels, history = hybrid_ic(joined, words, x, k, s)
             base = {"dataset": name, "seed": s, "start_acc": acc(start), "ic_acc": acc(labels),
                     "ic_rounds": len(history), "ic_s": round(time.perf_counter() - t)}
             torch.manual_seed(s)

@@ -33,13 +33,10 @@ if __name__ == "__main__":  # before numpy starts its thread pool
 
 import numpy as np
 import torch
-from deep_ic import fine_tune
+from deep_ic import fine_tune, hybrid_ic, load
 
-from stc_utils.cluster import ic_train_split, iterative_classification, kmeans, n2d
-from stc_utils.contrastive import TopTrainedEncoder
+from stc_utils.cluster import ic_train_split, iterative_classification, kmeans
 from stc_utils.embed import default_precision
-from stc_utils.metrics import evaluate
-from stc_utils.runner import Inputs
 
 OUT = Path(__file__).parent / "results" / "finetune_then_ic.jsonl"
 
@@ -52,15 +49,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.datasets:
-        inp = Inputs(name, None)
-        y, k, texts = inp.ds.labels, inp.ds.n_classes, list(inp.ds.texts)
-        x, words, joined = inp.get("bert"), inp.get("words"), inp.get("hybrid")
-        acc = lambda labels: round(evaluate(y, labels)["acc"], 4)  # noqa: E731 (scoring only)
-        states = TopTrainedEncoder(train_layers=6, max_length=32).frozen(texts)  # the embedding layer, once
+        y, k, x, words, joined, states, acc = load(name)
         for s in args.seeds:
             t0 = time.perf_counter()
-            start = kmeans(n2d(joined, k, seed=s, mixture=False)[1], k, seed=s)
-            labels, history = iterative_classification([words, x], start, x, seed=s)
+            start, labels, history = hybrid_ic(joined, words, x, k, s)
             t1 = time.perf_counter()
             torch.manual_seed(s)
             rng = np.random.default_rng(s)
