@@ -526,7 +526,7 @@ def _maps(folder: Path, x, labels, k: int, texts, conf, terms, title: str, seed:
 def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0, file_format: str = "auto",
                  text_col: str = "text", label_col: str | None = "label", model: str | None = None,
                  device=None, progress: bool = True, encoding: str = "utf-8", force: bool = False,
-                 make_map: bool = True) -> dict:
+                 make_map: bool = True, runs: int = 1) -> dict:
     """Cluster the texts of ``path`` and write the results under ``out_dir``; returns a summary.
 
     The backend of ``python -m stc_utils cluster`` (its messages name the command-line flags).
@@ -541,7 +541,9 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     or ``n2d`` (lesson 08d: a Gaussian mixture on UMAP's K-d map, :func:`stc_utils.cluster.n2d`)
     or ``n2d_ic`` (lesson 08e: K-means on that map, then :func:`stc_utils.cluster.iterative_classification`
     with TF-IDF and MiniLM) or ``n2d_hybrid_ic`` (the same rounds from K-means on the map of the
-    joined vectors of ``hybrid_kmeans``). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
+    joined vectors of ``hybrid_kmeans``; ``runs`` > 1 runs it from seeds ``seed`` .. ``seed + runs - 1``
+    and keeps the runs' majority, :func:`stc_utils.scan.consensus` with ``how="majority"``, lesson 08e,
+    section 8). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
     model's codes, for the ``n2d`` methods on the map). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -560,6 +562,9 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
 
     if method not in CLUSTER_METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
+    if runs != 1 and (method != "n2d_hybrid_ic" or int(runs) < 1):
+        raise ValueError(f"--runs {runs}: a vote of several runs is offered for --method n2d_hybrid_ic only "
+                         "(measured there, lesson 08e), with --runs 1 or more")
     out, times, t = Path(out_dir), {}, [time.perf_counter()]
     tmp = _staging(out, force)
     names = ["embed", *(["choose K"] if k == "auto" else []), "cluster", "cards", *(["map"] if make_map else [])]
@@ -615,14 +620,31 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                 except ValueError as err:  # scikit-learn: no word is in two texts
                     raise ValueError(f"--method {method}: {path} has no word shared by two texts ({err}); "
                                      "use --method n2d") from None
-            space = hybrid(x, ds.texts, seed=seed) if method == "n2d_hybrid_ic" else x
-            labels, space, _ = n2d(space, k, seed=seed, mixture=method == "n2d")  # the confidence: on the map
-            if method != "n2d":
-                with tqdm(total=IC_SETTINGS["max_rounds"], desc="iterative classification: rounds (stop under 0.5 % changed)",
-                          disable=not progress) as bar:
-                    labels, history = iterative_classification(
-                        [words, x], kmeans(space, k, seed=seed), x, seed=seed,
-                        on_round=lambda r, lab, changed: (bar.update(), bar.set_postfix_str(f"changed {changed:.2%}")))
+            every = []
+            for s in range(seed, seed + runs):  # runs > 1: the same method from seeds seed .. seed + runs - 1
+                joined = hybrid(x, ds.texts, seed=s) if method == "n2d_hybrid_ic" else x
+                labels, space, _ = n2d(joined, k, seed=s, mixture=method == "n2d")  # the confidence: on the map
+                history = None
+                if method != "n2d":
+                    with tqdm(total=IC_SETTINGS["max_rounds"], disable=not progress,
+                              desc=f"iterative classification{f' (run {s - seed + 1}/{runs})' if runs > 1 else ''}: "
+                                   "rounds (stop under 0.5 % changed)") as bar:
+                        labels, history = iterative_classification(
+                            [words, x], kmeans(space, k, seed=s), x, seed=s,
+                            on_round=lambda r, lab, changed: (bar.update(), bar.set_postfix_str(f"changed {changed:.2%}")))
+                every.append((labels, space, history))
+            if runs > 1:  # the runs' majority (lesson 08e); confidence and map on the run closest to it
+                from .scan import consensus
+
+                labels = consensus(np.stack([e[0] for e in every]), k, how="majority")
+                agree = [ari(labels, e[0]) for e in every]
+                _, space, history = every[int(np.argmax(agree))]
+                settled = sum(_ic_stop(e[2]) == "tol" for e in every)
+                extra = {"runs": f"{runs} runs (seeds {seed}-{seed + runs - 1}), their majority after matching each "
+                                 f"run's clusters to the run that agrees most with the others; ARI of each run with "
+                                 f"it {min(agree):.2f}-{max(agree):.2f}",
+                         "ic stop": f"the labels settled in {settled} of {runs} runs"}
+            if method != "n2d" and runs == 1:
                 extra = {"ic rounds": len(history), "ic changed last round": round(history[-1], 4) if history else None,
                          "ic stop": "the labels settled" if _ic_stop(history) == "tol" else
                          f"after {len(history)} rounds the labels had not settled ({history[-1] if history else 1:.1%} "
@@ -640,7 +662,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         frame.to_csv(tmp / "assignments.csv", index=False)
         terms = class_tfidf_terms(ds.texts, labels)
         how_k = f"chosen by {RECOMMENDED} over K = 2..{table.index.max()}" if table is not None else "given"
-        lines = [f"# {n} texts from `{path}`: K = {k} ({how_k}), method {method}", ""]
+        how = f"method {method}" + (f", the majority of {runs} runs" if runs > 1 else "")
+        lines = [f"# {n} texts from `{path}`: K = {k} ({how_k}), {how}", ""]
         for j in np.argsort(-np.bincount(labels, minlength=k)):
             members = np.flatnonzero(labels == j)
             if not len(members):
@@ -653,7 +676,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         (tmp / "clusters.md").write_text("\n".join(lines), encoding="utf-8")
         lap("cards")
         if make_map:
-            _maps(tmp, x, labels, k, ds.texts, conf, terms, f"{n} texts, {k} clusters ({method})", seed,
+            _maps(tmp, x, labels, k, ds.texts, conf, terms, f"{n} texts, {k} clusters ({how})", seed,
                   None if ds.labels is None else frame["label"].to_numpy())
             lap("map")
         summary = {"texts": n, "k": k, "method": method, "truncated": truncated, **extra,

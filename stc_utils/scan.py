@@ -78,16 +78,24 @@ def scan_loss(p: torch.Tensor, p_nb: torch.Tensor, entropy_weight: float = 5.0):
     return consistency - entropy_weight * entropy, consistency, entropy
 
 
-def consensus(assignments, n_clusters: int, seed: int = 0) -> np.ndarray:
+def consensus(assignments, n_clusters: int, seed: int = 0, how: str = "kmeans") -> np.ndarray:
     """One clustering of n texts from several (m, n) assignments (heads, runs), no label used.
 
-    Each text becomes the concatenation of its m one-hot assignments; the squared distance
-    between two texts is then 2 x the number of assignments that separate them, so K-means
+    ``how="kmeans"``: each text becomes the concatenation of its m one-hot assignments; the squared
+    distance between two texts is then 2 x the number of assignments that separate them, so K-means
     (10 starts) on these rows groups the texts that most assignments put together (the
-    within-cluster-variance consensus of Topchy, Jain & Punch, IEEE TPAMI 2005). Cluster
-    numbers need not match across assignments. Labels must be integers >= 0 (no noise label
+    within-cluster-variance consensus of Topchy, Jain & Punch, IEEE TPAMI 2005). It spends all
+    ``n_clusters`` clusters, so when most assignments leave a cluster (nearly) empty, one
+    assignment's split can take it (lesson 08f).
+    ``how="majority"``: the assignment that agrees most with the others (mean ARI) is the
+    reference; each assignment's clusters are matched one to one to the reference's (Hungarian,
+    :func:`stc_utils.metrics.hungarian_match`), and each text takes the cluster most assignments
+    give it, ties to the reference. Returns the reference's numbering.
+    Cluster numbers need not match across assignments. Labels must be integers >= 0 (no noise label
     -1); the rows are assignments, the columns texts.
     """
+    from .metrics import ari, hungarian_match
+
     a = np.asarray(assignments)
     if a.ndim != 2 or a.shape[1] < n_clusters:
         raise ValueError(f"consensus: expected (assignments, texts) with at least {n_clusters} texts, got {a.shape}")
@@ -95,8 +103,19 @@ def consensus(assignments, n_clusters: int, seed: int = 0) -> np.ndarray:
         raise ValueError("consensus: expected non-negative integer cluster labels (no -1 noise label), "
                          f"got dtype {a.dtype}, minimum {a.min()}")
     width = int(a.max()) + 1
-    return kmeans(np.concatenate([np.eye(width, dtype=np.float32)[row] for row in a], 1), n_clusters,
-                  seed=seed, n_init=10)
+    if how == "kmeans":
+        return kmeans(np.concatenate([np.eye(width, dtype=np.float32)[row] for row in a], 1), n_clusters,
+                      seed=seed, n_init=10)
+    if how != "majority":
+        raise ValueError(f"consensus: how must be 'kmeans' or 'majority', got {how!r}")
+    ref = int(np.array([[ari(r, s) for s in a] for r in a]).sum(1).argmax())
+    votes, texts = np.zeros((a.shape[1], width)), np.arange(a.shape[1])
+    votes[texts, a[ref]] += 0.5  # ties go to the reference
+    for row in a:
+        match = hungarian_match(a[ref], row)  # {this assignment's cluster: the reference's}
+        kept = np.isin(row, list(match))  # a cluster left unmatched (more clusters than the reference) votes for none
+        votes[texts[kept], [match[c] for c in row[kept]]] += 1
+    return votes.argmax(1)
 
 
 def merge_by_graph(labels, nb, n_clusters: int) -> np.ndarray:

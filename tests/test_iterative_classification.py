@@ -85,3 +85,28 @@ def test_n2d_ic_in_the_runner_and_in_cluster(tmp_path, capsys):
         assert main(["cluster", str(lonely), "--out", str(tmp_path / f"o_{method}"), "--k", "3", "--method", method,
                      "--no-map"]) == 2
         assert f"--method {method}: " in (err := capsys.readouterr().err) and "no word shared by two texts" in err
+
+
+def test_cluster_runs_keeps_the_majority_of_several_n2d_hybrid_ic_runs(tmp_path, capsys):
+    from stc_utils.__main__ import main
+    from stc_utils.scan import consensus
+
+    ds = load_dataset("searchsnippets", n=150, seed=0)
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts), encoding="utf-8")
+    singles = [pd.read_csv(runner.cluster_file(path, tmp_path / f"s{s}", k=4, method="n2d_hybrid_ic", seed=s,
+                                               progress=False, make_map=False) and tmp_path / f"s{s}" / "assignments.csv")
+               ["cluster"].to_numpy() for s in (3, 4, 5)]
+    assert main(["cluster", str(path), "--out", str(tmp_path / "vote"), "--k", "4", "--method", "n2d_hybrid_ic",
+                 "--seed", "3", "--runs", "3", "--no-map"]) == 0
+    out = capsys.readouterr().out
+    assert "runs: 3 runs (seeds 3-5), their majority" in out and "ic stop: the labels settled in" in out
+    frame = pd.read_csv(tmp_path / "vote" / "assignments.csv")
+    assert np.array_equal(frame["cluster"], consensus(np.stack(singles), 4, how="majority"))  # the three runs above
+    assert frame["confidence"].between(0, 1).all()
+    assert "the majority of 3 runs" in (tmp_path / "vote" / "clusters.md").read_text().splitlines()[0]
+    for method in ("kmeans", "n2d_ic"):  # measured for n2d_hybrid_ic only
+        assert main(["cluster", str(path), "--out", str(tmp_path / f"r_{method}"), "--k", "4", "--method", method,
+                     "--runs", "2", "--no-map"]) == 2
+        assert "--runs 2: a vote of several runs is offered for --method n2d_hybrid_ic only" in capsys.readouterr().err
+    assert not (tmp_path / "r_kmeans").exists()  # refused before anything was written

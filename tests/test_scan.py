@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stc_utils.metrics import evaluate
+from stc_utils.metrics import ari, evaluate
 from stc_utils.scan import Heads, consensus, fit_scan, merge_by_graph, neighbours, scan_loss
 
 
@@ -89,6 +89,28 @@ def test_consensus_follows_the_majority_whatever_the_cluster_names():
     with pytest.raises(ValueError, match="non-negative integer"):
         consensus(np.stack([y, y - 1]), 3)  # a -1 noise label
 
+
+
+def test_majority_consensus_keeps_the_majority_where_kmeans_follows_one_split():
+    """SearchSnippets in miniature (lesson 08f, sections 2-3): four runs of five use 3 of K = 4 clusters
+    (the fourth keeps one text), one run splits a class. K-means on the one-hot rows must spend its
+    fourth cluster somewhere and takes the split; the majority keeps the four runs' partition."""
+    y = np.repeat(np.arange(3), 20)
+    runs = []
+    for r in range(4):
+        run = y.copy()
+        run[r] = 3  # a nearly empty fourth cluster, a different text in each run
+        runs.append((run + r) % 4)  # cluster numbers are arbitrary per run
+    split = y.copy()
+    split[:10] = 3  # the fifth run splits class 0 in two halves
+    runs = np.stack([*runs, split])
+    by_kmeans = consensus(runs, 4, seed=0)
+    assert len(np.unique(by_kmeans[:20])) == 2  # the split won
+    by_majority = consensus(runs, 4, how="majority")
+    assert ari(y, by_majority) == 1.0 and len(np.unique(by_majority)) == 3
+    assert ari(by_majority, consensus(runs[[4, 2, 0, 3, 1]], 4, how="majority")) == 1.0  # any run order: same groups
+    with pytest.raises(ValueError, match="how must be"):
+        consensus(runs, 4, how="median")
 
 def test_merge_by_graph_rejoins_split_classes_and_keeps_a_small_one():
     sizes = [120, 120, 24]  # two big classes and a small one, as SearchSnippets' 370 beside 2,660
