@@ -274,15 +274,17 @@ def main(argv=None) -> int:
                         "on MiniLM alone, but lower on SearchSnippets and Biomedical); n2d: a Gaussian mixture on UMAP's K-d map "
                         "of the MiniLM vectors (lesson 08d); n2d_ic: K-means on that map, then classifiers on the words (TF-IDF) and "
                         "on MiniLM relabel the texts round after round (lesson 08e); n2d_hybrid_ic: the same from the map of "
-                        "hybrid_kmeans' joined vectors (lesson 08e: over five seeds SearchSnippets 0.856 (0.846 on two other CPUs), StackOverflow 0.841, "
-                        "Biomedical 0.507, against 0.812 / 0.784 / 0.505 for n2d_ic; the texts must share words)")
+                        "hybrid_kmeans' joined vectors (lesson 08e: over five seeds SearchSnippets 0.856, StackOverflow 0.841, "
+                        "Biomedical 0.507, against 0.812 / 0.784 / 0.505 for n2d_ic; 0.848 / 0.836 / 0.520 over 20 runs on four "
+                        "CPUs; the texts must share words; see --runs)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
                    help="random seed of K-means, DEC, SCAN, UMAP and the map (default 0): the same file and seed give the same "
-                        "clusters")
+                        "clusters on the same machine (another CPU may compute MiniLM's vectors in other last bits, and "
+                        "UMAP then draws another map: lesson 08f, section 1)")
     p.add_argument("--runs", type=_int_arg(1), default=1,
                    help="n2d_hybrid_ic only: run it from seeds SEED .. SEED+RUNS-1 and keep the runs' majority, RUNS times "
-                        "the time (lesson 08e: on SearchSnippets 5 runs gave 0.859-0.861 in every group of five, where "
-                        "single runs ranged 0.800-0.878; default 1)")
+                        "the time (lesson 08f: on SearchSnippets 5 runs gave 0.859-0.864 in each of ten groups of five, where "
+                        "single runs ranged 0.791-0.878; default 1)")
     p.add_argument("--no-map", action="store_true", help="skip map.png and map.html (the slowest outputs)")
     p.add_argument("--model", default=None, help="HF model name or folder (default: bundled MiniLM)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: $STC_DEVICE or auto)")
