@@ -564,7 +564,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
     if runs != 1 and (method != "n2d_hybrid_ic" or int(runs) < 1):
         raise ValueError(f"--runs {runs}: a vote of several runs is offered for --method n2d_hybrid_ic only "
-                         "(measured there, lesson 08e), with --runs 1 or more")
+                         "(measured there, lesson 08f), with --runs 1 or more")
     out, times, t = Path(out_dir), {}, [time.perf_counter()]
     tmp = _staging(out, force)
     names = ["embed", *(["choose K"] if k == "auto" else []), "cluster", "cards", *(["map"] if make_map else [])]
@@ -633,7 +633,7 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
                             [words, x], kmeans(space, k, seed=s), x, seed=s,
                             on_round=lambda r, lab, changed: (bar.update(), bar.set_postfix_str(f"changed {changed:.2%}")))
                 every.append((labels, space, history))
-            if runs > 1:  # the runs' majority (lesson 08e); confidence and map on the run closest to it
+            if runs > 1:  # the runs' majority (lesson 08f); confidence and map on the run closest to it
                 from .scan import consensus
 
                 labels = consensus(np.stack([e[0] for e in every]), k, how="majority")
