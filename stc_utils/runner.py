@@ -542,8 +542,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     or ``n2d_ic`` (lesson 08e: K-means on that map, then :func:`stc_utils.cluster.iterative_classification`
     with TF-IDF and MiniLM) or ``n2d_hybrid_ic`` (the same rounds from K-means on the map of the
     joined vectors of ``hybrid_kmeans``; ``runs`` > 1 runs it from seeds ``seed`` .. ``seed + runs - 1``
-    and keeps the runs' majority, :func:`stc_utils.scan.consensus` with ``how="majority"``, lesson 08e,
-    section 8). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
+    and keeps the runs' majority, :func:`stc_utils.scan.consensus` with ``how="majority"``, lesson
+    08f). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
     model's codes, for the ``n2d`` methods on the map). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an

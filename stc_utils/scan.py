@@ -34,6 +34,7 @@ from .cdp import check_n_clusters, check_points
 from .cluster import kmeans
 from .config import get_device
 from .dec import label_change_rate
+from .metrics import ari, hungarian_match
 
 SCAN_SETTINGS = {
     "neighbours": 20,  # SCAN's num_neighbors (configs/scan/*.yml)
@@ -94,8 +95,6 @@ def consensus(assignments, n_clusters: int, seed: int = 0, how: str = "kmeans") 
     Cluster numbers need not match across assignments. Labels must be integers >= 0 (no noise label
     -1); the rows are assignments, the columns texts.
     """
-    from .metrics import ari, hungarian_match
-
     a = np.asarray(assignments)
     if a.ndim != 2 or a.shape[1] < n_clusters:
         raise ValueError(f"consensus: expected (assignments, texts) with at least {n_clusters} texts, got {a.shape}")
