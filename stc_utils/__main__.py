@@ -276,7 +276,8 @@ def main(argv=None) -> int:
                         "on MiniLM relabel the texts round after round (lesson 08e); n2d_hybrid_ic: the same from the map of "
                         "hybrid_kmeans' joined vectors (lesson 08e: over five seeds SearchSnippets 0.856, StackOverflow 0.841, "
                         "Biomedical 0.507, against 0.812 / 0.784 / 0.505 for n2d_ic; 0.848 / 0.836 / 0.520 over 20 runs on four "
-                        "CPUs; the texts must share words; see --runs)")
+                        "CPUs; the texts must share words; see --runs); n2d_hybrid_ic_vote: the runner's name for "
+                        "n2d_hybrid_ic --runs 5 --seed 5 x SEED (lesson 08f: the runs' majority, five times the time)")
     p.add_argument("--seed", type=_int_arg(0), default=0,
                    help="random seed of K-means, DEC, SCAN, UMAP and the map (default 0): the same file and seed give the same "
                         "clusters on the same machine (another CPU may compute MiniLM's vectors in other last bits, and "

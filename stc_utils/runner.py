@@ -43,6 +43,7 @@ METHODS = {
     "bert_ic": ("08e", "bert_kmeans, then the same iterative classification (ablation of n2d_ic's start)"),
     "n2d_hybrid_kmeans": ("08e", "N2D's UMAP map of MiniLM beside TF-IDF + LSA, K-means (n2d_hybrid_ic's start)"),
     "n2d_hybrid_ic": ("08e", "n2d_hybrid_kmeans, then the same iterative classification"),
+    "n2d_hybrid_ic_vote": ("08f", "the majority of 5 n2d_hybrid_ic runs (seed s: runs 5s .. 5s+4), clusters matched"),
     "fewlabel_lr": ("05", "few labels: logistic regression on MiniLM vectors (the starting point)"),
     "fewlabel": ("05", "few labels: MiniLM top layer + pseudo-labels + InfoNCE + KL + purity"),
 }
@@ -51,6 +52,7 @@ N2D_FAMILY = ("n2d", "n2d_kmeans", "n2d_ic", "n2d_hybrid_kmeans", "n2d_hybrid_ic
 FEW_LABELS = ("fewlabel_lr", "fewlabel")  # need --label-fraction; scored on the texts whose labels were hidden
 SCORES = ("acc", "nmi", "ami", "ari", "f1")
 KEY = ("dataset", "method", "seed", "n", "fast", "label_fraction")
+VOTE_RUNS = 5  # n2d_hybrid_ic_vote: seed s votes n2d_hybrid_ic's seeds 5s .. 5s+4 (lesson 08f's groups)
 SCCL_ROUNDS = 3  # lesson 05's full run: <= 3 rounds (one epoch each over all texts)
 HOLDOUT = 0.2  # V1's share of the seen labels, for fewlabel and for its LR starting point alike
 
@@ -221,6 +223,22 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                     "rounds": len(history), "precision": precision}
         return {**{s: scores[s] for s in SCORES}, "seconds": round(time.perf_counter() - start, 2),
                 "stop_reason": _ic_stop(history), "settings": json.dumps(settings, sort_keys=True)}
+    if method == "n2d_hybrid_ic_vote":  # lesson 08f: groups of VOTE_RUNS runs, no run shared between seeds
+        from .scan import consensus
+
+        seeds = list(range(VOTE_RUNS * seed, VOTE_RUNS * (seed + 1)))
+        runs = [run_method(inputs, "n2d_hybrid_ic", s, fast) for s in seeds]  # memoises each run's labels
+        start = time.perf_counter()
+        labels = consensus(np.stack([inputs._memo["labels", "n2d_hybrid_ic", s] for s in seeds]), k, how="majority")
+        scores, one = evaluate(y, labels), json.loads(runs[0]["settings"])
+        settings = {**{key: v for key, v in one.items() if key != "rounds"}, "vote": {
+            "runs": VOTE_RUNS, "seeds": seeds, "rounds": [json.loads(r["settings"])["rounds"] for r in runs],
+            "how": "majority after matching each run's clusters to the run that agrees most with the others "
+                   "(scan.consensus, how='majority')", "runs_acc (scored only)": [round(r["acc"], 4) for r in runs]}}
+        settled = sum(r["stop_reason"] == "tol" for r in runs)
+        return {**{s: scores[s] for s in SCORES},
+                "seconds": round(sum(r["seconds"] for r in runs) + time.perf_counter() - start, 2),
+                "stop_reason": f"tol in {settled} of {VOTE_RUNS} runs", "settings": json.dumps(settings, sort_keys=True)}
     if method in N2D_FAMILY:  # one UMAP map per seed and input serves n2d, n2d_kmeans and n2d_ic
         rep = "hybrid" if "hybrid" in method else "bert"
         if ("n2d", rep, seed) not in inputs._memo:  # the hybrid map needs no mixture
@@ -245,6 +263,7 @@ def run_method(inputs: Inputs, method: str, seed: int, fast: bool, label_fractio
                 else IC_SETTINGS
             settings = {**settings, "ic": ic, "rounds": len(history)}
             stop = _ic_stop(history)
+        inputs._memo["labels", method, seed] = labels  # n2d_hybrid_ic_vote's runs
         scores = evaluate(y, labels)
         return {**{s: scores[s] for s in SCORES}, "seconds": round(seconds, 2), "stop_reason": stop,
                 "settings": json.dumps(settings, sort_keys=True)}
@@ -395,7 +414,8 @@ def markdown_table(rows: pd.DataFrame, scores=("acc", "nmi", "ari")) -> str:
 
 # --------------------------------------------------------------------------- your own texts
 
-CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d", "n2d_ic", "n2d_hybrid_ic")
+CLUSTER_METHODS = ("kmeans", "cdp", "dec", "scan", "scan_hybrid", "hybrid_kmeans", "n2d", "n2d_ic", "n2d_hybrid_ic",
+                   "n2d_hybrid_ic_vote")
 MAP_EPOCHS = 100  # UMAP's default is 500 epochs up to 10,000 texts, 200 above
 MAP_NEIGHBOURS = 15  # UMAP's default
 EXACT_KNN_UP_TO = 20_000  # the map's neighbours by brute force up to here (10,000 texts: 5 s), pynndescent above
@@ -543,7 +563,8 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
     with TF-IDF and MiniLM) or ``n2d_hybrid_ic`` (the same rounds from K-means on the map of the
     joined vectors of ``hybrid_kmeans``; ``runs`` > 1 runs it from seeds ``seed`` .. ``seed + runs - 1``
     and keeps the runs' majority, :func:`stc_utils.scan.consensus` with ``how="majority"``, lesson
-    08f). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
+    08f; ``n2d_hybrid_ic_vote``, the runner's name for it, is ``n2d_hybrid_ic`` with ``runs=5`` from
+    seed ``5 * seed``). Confidence: :func:`stc_utils.cluster.confidence` (for ``dec`` on the
     model's codes, for the ``n2d`` methods on the map). Labels in the file are used only for ``evaluation.json``.
     ``out_dir`` is checked first and refused when it holds other files (unless ``force``); the
     results are written to a temporary folder and moved into place, replacing every file of an
@@ -564,7 +585,11 @@ def cluster_file(path, out_dir, k="auto", method: str = "kmeans", seed: int = 0,
         raise ValueError(f"unknown method {method!r}; known: {', '.join(CLUSTER_METHODS)}")
     if runs != 1 and (method != "n2d_hybrid_ic" or int(runs) < 1):
         raise ValueError(f"--runs {runs}: a vote of several runs is offered for --method n2d_hybrid_ic only "
-                         "(measured there, lesson 08f), with --runs 1 or more")
+                         "(measured there, lesson 08f), with --runs 1 or more"
+                         + ("; n2d_hybrid_ic_vote is --method n2d_hybrid_ic --runs 5 --seed 5 x SEED"
+                            if method == "n2d_hybrid_ic_vote" else ""))
+    if method == "n2d_hybrid_ic_vote":  # the runner's method: seed s votes the runs of seeds 5s .. 5s+4
+        method, seed, runs = "n2d_hybrid_ic", VOTE_RUNS * int(seed), VOTE_RUNS
     out, times, t = Path(out_dir), {}, [time.perf_counter()]
     tmp = _staging(out, force)
     names = ["embed", *(["choose K"] if k == "auto" else []), "cluster", "cards", *(["map"] if make_map else [])]

@@ -110,3 +110,30 @@ def test_cluster_runs_keeps_the_majority_of_several_n2d_hybrid_ic_runs(tmp_path,
                      "--runs", "2", "--no-map"]) == 2
         assert "--runs 2: a vote of several runs is offered for --method n2d_hybrid_ic only" in capsys.readouterr().err
     assert not (tmp_path / "r_kmeans").exists()  # refused before anything was written
+
+
+def test_n2d_hybrid_ic_vote_is_the_majority_of_five_runs_in_the_runner_and_in_cluster(tmp_path, capsys):
+    from stc_utils.__main__ import main
+    from stc_utils.metrics import evaluate
+    from stc_utils.scan import consensus
+
+    inp = runner.Inputs("searchsnippets", 200)
+    row = runner.run_method(inp, "n2d_hybrid_ic_vote", 0, True)  # seed 0: n2d_hybrid_ic's seeds 0-4
+    runs = np.stack([inp._memo["labels", "n2d_hybrid_ic", s] for s in range(5)])
+    vote = json.loads(row["settings"])["vote"]
+    assert vote["seeds"] == [0, 1, 2, 3, 4] and len(vote["rounds"]) == 5 and "rounds" not in json.loads(row["settings"])
+    assert row["acc"] == evaluate(inp.ds.labels, consensus(runs, inp.ds.n_classes, how="majority"))["acc"]
+    assert row["stop_reason"].startswith("tol in ") and row["stop_reason"].endswith(" of 5 runs")
+    again = runner.run_method(runner.Inputs("searchsnippets", 200), "n2d_hybrid_ic", 3, True)  # a fresh single run
+    assert round(again["acc"], 4) == vote["runs_acc (scored only)"][3]
+    assert row["seconds"] > again["seconds"]  # five runs' seconds and the vote's
+    ds = load_dataset("searchsnippets", n=150, seed=0)
+    path = tmp_path / "mine.txt"
+    path.write_text("".join(t + "\n" for t in ds.texts), encoding="utf-8")
+    assert main(["cluster", str(path), "--out", str(tmp_path / "v"), "--k", "4", "--method", "n2d_hybrid_ic_vote",
+                 "--seed", "1", "--no-map"]) == 0  # the runner's seed 1: runs from seeds 5-9
+    assert "runs: 5 runs (seeds 5-9), their majority" in capsys.readouterr().out
+    assert "the majority of 5 runs" in (tmp_path / "v" / "clusters.md").read_text().splitlines()[0]
+    assert main(["cluster", str(path), "--out", str(tmp_path / "w"), "--k", "4", "--method", "n2d_hybrid_ic_vote",
+                 "--runs", "3", "--no-map"]) == 2
+    assert "n2d_hybrid_ic_vote is --method n2d_hybrid_ic --runs 5 --seed 5 x SEED" in capsys.readouterr().err
