@@ -47,6 +47,10 @@ share the work (``--seeds``), then ``--vote`` reads the cache:
     python benchmarks/ic_vote.py --datasets searchsnippets --seeds 0 1 2 3 4 5 6 7 8 9
     python benchmarks/ic_vote.py --datasets searchsnippets --seeds 10 11 12 13 14 15 16 17 18 19
     python benchmarks/ic_vote.py --datasets searchsnippets --vote 0 1 2 3
+
+The fifth CPU's groups came from ``python -m stc_utils bench --methods n2d_hybrid_ic_vote --seeds 5``
+(the same runs; each run's labels copied into the cache as ``NAME_SEED.npy``), then
+``--vote 0 1 2 3 4 --no-rounds --out benchmarks/results/ic_vote_fifth_cpu.jsonl``.
 """
 
 from __future__ import annotations
@@ -84,8 +88,8 @@ def cpu_name() -> str:
     return platform.processor()
 
 
-def write(row: dict) -> None:
-    with OUT.open("a") as f:
+def write(row: dict, out: Path = OUT) -> None:
+    with out.open("a") as f:
         f.write(json.dumps(row) + "\n")
 
 
@@ -94,6 +98,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["searchsnippets"])
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="runs to compute and cache")
     parser.add_argument("--vote", nargs="*", type=int, default=[], help="groups to vote (their runs cached)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the JSON lines to append to (default {OUT.name})")
+    parser.add_argument("--no-rounds", action="store_true", help="skip the rounds from the K-means vote (an ablation)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -108,7 +114,7 @@ def main() -> None:
             start, labels, history = hybrid_ic(joined, words, x, k, s)
             np.save(CACHE / f"{name}_{s}.npy", labels.astype(np.int16))
             write({"dataset": name, "kind": "run", "seed": s, "start_acc": acc(start), "acc": acc(labels),
-                   "rounds": len(history), "seconds": round(time.perf_counter() - t, 1), **machine})
+                   "rounds": len(history), "seconds": round(time.perf_counter() - t, 1), **machine}, args.out)
             print(name, "run", s, acc(start), "->", acc(labels), flush=True)
         for g in args.vote:
             seeds = list(range(GROUP * g, GROUP * g + GROUP))
@@ -116,7 +122,7 @@ def main() -> None:
             t = time.perf_counter()
             vote = consensus(runs, k, seed=g)
             t_vote, t = time.perf_counter() - t, time.perf_counter()
-            again, history = iterative_classification([words, x], vote, x, seed=g)
+            again, history = (vote, []) if args.no_rounds else iterative_classification([words, x], vote, x, seed=g)
             t_rounds, t = time.perf_counter() - t, time.perf_counter()
             aligned = consensus(runs, k, how="majority")
             ref = int(np.array([[ari(a, b) for b in runs] for a in runs]).sum(1).argmax())  # as consensus picks it
@@ -127,14 +133,15 @@ def main() -> None:
             write({"dataset": name, "kind": "vote", "group": g, "seeds": seeds,
                    "runs_acc": [acc(r) for r in runs], "vote_acc": acc(vote),
                    "vote_sizes": sorted(np.bincount(vote, minlength=k).tolist(), reverse=True),
-                   "vote_rounds_acc": acc(again), "vote_rounds": len(history),
+                   "vote_rounds_acc": None if args.no_rounds else acc(again), "vote_rounds": len(history),
                    "aligned_vote_acc": acc(aligned), "aligned_ref": seeds[ref],
                    "aligned_sizes": sorted(np.bincount(aligned, minlength=k).tolist(), reverse=True),
                    "runs_used": used, "used_k": k_used, "used_vote_acc": acc(used_vote),
                    "used_sizes": sorted(np.bincount(used_vote, minlength=k).tolist(), reverse=True),
                    "vote_seconds": round(t_vote, 1), "rounds_seconds": round(t_rounds, 1), "aligned_seconds": round(t_aligned, 1),
-                   **machine})
-            print(name, "vote", g, [acc(r) for r in runs], "->", acc(vote), acc(again), "aligned", acc(aligned),
+                   **machine}, args.out)
+            print(name, "vote", g, [acc(r) for r in runs], "->", acc(vote), None if args.no_rounds else acc(again),
+                  "aligned", acc(aligned),
                   f"used (K' {k_used})", acc(used_vote), flush=True)
 
 
