@@ -31,7 +31,8 @@ On Biomedical the majority gained nothing (0.518 against the runs' 0.517) while 
 gained +0.3 to +1.7 points a group; the majority's smallest cluster there held 1-113 texts. A third
 candidate, written on 2026-12-07 after those results and before any run of a fifth CPU was scored
 (the runner's ``n2d_hybrid_ic_vote``, whose runs this script reads from the cache), keeps lesson 08's
-K-means vote but gives it only the clusters the runs use:
+K-means vote but gives it only the clusters the runs use (found afterwards: the fifth CPU's runs 0-4
+are the third CPU's seeds 0-4 exactly, so group 0's single runs had been scored, not their votes):
 
 - **the K-means vote on the clusters used**: a run *uses* a cluster that holds at least
   ``USED`` = 10 % of the mean cluster size (n / K texts); K-means on the one-hot assignments
@@ -48,9 +49,13 @@ share the work (``--seeds``), then ``--vote`` reads the cache:
     python benchmarks/ic_vote.py --datasets searchsnippets --seeds 10 11 12 13 14 15 16 17 18 19
     python benchmarks/ic_vote.py --datasets searchsnippets --vote 0 1 2 3
 
-The fifth CPU's groups came from ``python -m stc_utils bench --methods n2d_hybrid_ic_vote --seeds 5``
-(the same runs; each run's labels copied into the cache as ``NAME_SEED.npy``), then
-``--vote 0 1 2 3 4 --no-rounds --out benchmarks/results/ic_vote_fifth_cpu.jsonl``.
+The fifth CPU's groups came from the runner itself, ``bench --methods n2d_hybrid_ic_vote --seeds 5``
+(``--bench CSV --groups 5`` below runs it and caches each run's labels as ``NAME_SEED.npy``; one job
+per dataset, or SearchSnippets and StackOverflow in one), then the votes of the cached runs:
+
+    python benchmarks/ic_vote.py --datasets biomedical --bench /tmp/bio.csv --groups 5
+    python benchmarks/ic_vote.py --datasets biomedical --vote 0 1 2 3 4 --no-rounds \
+        --out benchmarks/results/ic_vote_fifth_cpu.jsonl
 """
 
 from __future__ import annotations
@@ -93,16 +98,44 @@ def write(row: dict, out: Path = OUT) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def bench_caching(datasets, groups: int, out: Path) -> None:
+    """The runner's ``bench`` of ``n2d_hybrid_ic_vote``, each run's labels also saved to the cache."""
+    from stc_utils import runner
+
+    class Memo(dict):  # Inputs' memo: the runner keeps each run's labels under ("labels", method, seed)
+        def __init__(self, name: str):
+            super().__init__()
+            self.name = name
+
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            if isinstance(key, tuple) and key[:2] == ("labels", "n2d_hybrid_ic"):
+                np.save(CACHE / f"{self.name}_{key[2]}.npy", np.asarray(value).astype(np.int16))
+
+    class CachingInputs(runner.Inputs):
+        def __init__(self, name, n, device=None):
+            super().__init__(name, n, device)
+            self._memo = Memo(name)
+
+    runner.Inputs = CachingInputs
+    runner.bench(datasets, ["n2d_hybrid_ic_vote"], groups, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["searchsnippets"])
     parser.add_argument("--seeds", nargs="*", type=int, default=[], help="runs to compute and cache")
     parser.add_argument("--vote", nargs="*", type=int, default=[], help="groups to vote (their runs cached)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"the JSON lines to append to (default {OUT.name})")
+    parser.add_argument("--bench", type=Path, help="a CSV: run the runner's n2d_hybrid_ic_vote (--groups seeds) "
+                        "into it, caching each run's labels")
+    parser.add_argument("--groups", type=int, default=5, help="with --bench: the runner's seeds 0 .. GROUPS-1")
     parser.add_argument("--no-rounds", action="store_true", help="skip the rounds from the K-means vote (an ablation)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     CACHE.mkdir(parents=True, exist_ok=True)
+    if args.bench:
+        bench_caching(args.datasets, args.groups, args.bench)
     machine = {"cpu": cpu_name(), "precision": default_precision("cpu"), "threads": 1}
     for name in args.datasets:
         inp = Inputs(name, None)

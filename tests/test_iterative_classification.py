@@ -118,13 +118,15 @@ def test_n2d_hybrid_ic_vote_is_the_majority_of_five_runs_in_the_runner_and_in_cl
     from stc_utils.scan import consensus
 
     inp = runner.Inputs("searchsnippets", 200)
-    row = runner.run_method(inp, "n2d_hybrid_ic_vote", 0, True)  # seed 0: n2d_hybrid_ic's seeds 0-4
-    runs = np.stack([inp._memo["labels", "n2d_hybrid_ic", s] for s in range(5)])
+    row = runner.run_method(inp, "n2d_hybrid_ic_vote", 1, True)  # seed 1: n2d_hybrid_ic's seeds 5-9
+    runs = np.stack([inp._memo["labels", "n2d_hybrid_ic", s] for s in range(5, 10)])
     vote = json.loads(row["settings"])["vote"]
-    assert vote["seeds"] == [0, 1, 2, 3, 4] and len(vote["rounds"]) == 5 and "rounds" not in json.loads(row["settings"])
+    assert vote["seeds"] == [5, 6, 7, 8, 9] and len(vote["rounds"]) == 5 and "rounds" not in json.loads(row["settings"])
     assert row["acc"] == evaluate(inp.ds.labels, consensus(runs, inp.ds.n_classes, how="majority"))["acc"]
     assert row["stop_reason"].startswith("tol in ") and row["stop_reason"].endswith(" of 5 runs")
-    again = runner.run_method(runner.Inputs("searchsnippets", 200), "n2d_hybrid_ic", 3, True)  # a fresh single run
+    fresh = runner.Inputs("searchsnippets", 200)
+    again = runner.run_method(fresh, "n2d_hybrid_ic", 8, True)  # a single run of seed 8, from nothing
+    assert np.array_equal(fresh._memo["labels", "n2d_hybrid_ic", 8], runs[3])
     assert round(again["acc"], 4) == vote["runs_acc (scored only)"][3]
     assert row["seconds"] > again["seconds"]  # five runs' seconds and the vote's
     ds = load_dataset("searchsnippets", n=150, seed=0)
