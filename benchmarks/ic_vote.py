@@ -136,6 +136,8 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.bench:
         bench_caching(args.datasets, args.groups, args.bench)
+    if not (args.seeds or args.vote):  # nothing else asked: no need to load the datasets' views again
+        return
     machine = {"cpu": cpu_name(), "precision": default_precision("cpu"), "threads": 1}
     for name in args.datasets:
         inp = Inputs(name, None)
